@@ -1,0 +1,85 @@
+-- agent-sessions: the one source of the storage layout.
+--
+-- Sections are marked with "-- @section <name>" lines:
+--   shared  tables that exist with identical columns in every Durable Object and in D1;
+--   do      tables only a Durable Object (or a local session file) holds;
+--   d1      indexes only D1 (or the local mirror file) needs, for cross-session queries.
+--
+-- scripts/sync_schema.py turns this file into src/agent_sessions/engine/ddl.py (what a
+-- Durable Object runs at start) and checks that migrations/ yields the same shared tables.
+--
+-- Tables are STRICT: an INTEGER column then refuses text (a bool bound in a Durable Object
+-- arrives as 'true') and fractions. STRICT does not help TEXT columns: the Python Workers
+-- runtime binds every number as a REAL, which a TEXT column stores as '42.0', so the engine
+-- never binds a number where text is meant (agent_sessions/engine/values.py).
+-- Times are milliseconds since the Unix epoch. JSON columns hold compact JSON text.
+
+-- @section shared
+CREATE TABLE IF NOT EXISTS sessions (
+  tenant_id              TEXT    NOT NULL,
+  id                     TEXT    NOT NULL,
+  data                   TEXT,
+  created_at             INTEGER NOT NULL,
+  updated_at             INTEGER NOT NULL,
+  user_id                TEXT,
+  agent_name             TEXT,
+  title                  TEXT,
+  status                 TEXT    NOT NULL DEFAULT 'active',
+  parent_id              TEXT,
+  forked_from_seq        INTEGER,
+  leaf_id                TEXT,
+  entry_count            INTEGER NOT NULL DEFAULT 0,
+  message_count          INTEGER NOT NULL DEFAULT 0,
+  last_seq               INTEGER NOT NULL DEFAULT 0,
+  compacted_through_seq  INTEGER NOT NULL DEFAULT 0,
+  input_tokens           INTEGER NOT NULL DEFAULT 0,
+  output_tokens          INTEGER NOT NULL DEFAULT 0,
+  version                INTEGER NOT NULL,
+  expires_at             INTEGER,
+  metadata               TEXT    NOT NULL DEFAULT '{}',
+  PRIMARY KEY (tenant_id, id)
+) STRICT;
+
+CREATE TABLE IF NOT EXISTS session_entries (
+  tenant_id      TEXT    NOT NULL,
+  session_id     TEXT    NOT NULL,
+  seq            INTEGER NOT NULL,
+  id             TEXT    NOT NULL,
+  parent_id      TEXT,
+  type           TEXT    NOT NULL,
+  role           TEXT,
+  content        TEXT,
+  payload        TEXT,
+  input_tokens   INTEGER NOT NULL DEFAULT 0,
+  output_tokens  INTEGER NOT NULL DEFAULT 0,
+  created_at     INTEGER NOT NULL,
+  PRIMARY KEY (tenant_id, session_id, seq),
+  UNIQUE (tenant_id, session_id, id)
+) STRICT;
+
+-- @section do
+-- Key/value facts about this store: the schema version, and per-session high-water marks
+-- that must outlive a deleted session (so a re-created session never reuses a version).
+CREATE TABLE IF NOT EXISTS store_meta (
+  key    TEXT PRIMARY KEY,
+  value  TEXT NOT NULL
+) STRICT;
+
+-- Mirror work, written in the same transaction as the change it describes, and removed
+-- only after D1 has acknowledged it. The id orders the work.
+CREATE TABLE IF NOT EXISTS mirror_outbox (
+  id          INTEGER PRIMARY KEY,
+  tenant_id   TEXT    NOT NULL,
+  session_id  TEXT    NOT NULL,
+  op          TEXT    NOT NULL,
+  version     INTEGER NOT NULL,
+  seq_from    INTEGER,
+  seq_to      INTEGER,
+  created_at  INTEGER NOT NULL
+) STRICT;
+
+-- @section d1
+CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (tenant_id, user_id, status, updated_at);
+CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name, status, updated_at);
+CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at);
+CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at);

@@ -1,0 +1,96 @@
+"""Turn schema.sql into the engine's DDL module.
+
+Why generated: a Python Worker's bundle carries Python modules, not arbitrary data files,
+so the Durable Object cannot read schema.sql at run time. The generated module is committed
+and `--check` (run by the tests) fails when it has drifted from schema.sql.
+
+D1 migrations are not generated: an applied migration must never change. tests/test_schema.py
+proves instead that migrations/ applied in order gives D1 the same shared tables.
+
+Usage: python scripts/sync_schema.py [--check]
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import re
+import sqlite3
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SCHEMA = ROOT / "schema.sql"
+MODULE = ROOT / "src" / "agent_sessions" / "engine" / "ddl.py"
+SECTIONS = ("shared", "do", "d1")
+_SECTION_RE = re.compile(r"^-- @section (\w+)\s*$")
+
+
+def split_sections(text: str) -> dict[str, list[str]]:
+    """Return each section's statements, comments stripped, in file order."""
+    lines: dict[str, list[str]] = {name: [] for name in SECTIONS}
+    current: str | None = None
+    for line in text.splitlines():
+        match = _SECTION_RE.match(line)
+        if match:
+            current = match.group(1)
+            if current not in lines:
+                raise SystemExit(f"schema.sql: unknown section {current!r}")
+            continue
+        if current is None or line.lstrip().startswith("--"):
+            continue
+        lines[current].append(line.rstrip())
+    sections = {}
+    for name, body in lines.items():
+        statements = [" ".join(s.split()) for s in "\n".join(body).split(";")]
+        sections[name] = [s for s in statements if s]
+    return sections
+
+
+def table_columns(statements: list[str], table: str) -> tuple[str, ...]:
+    db = sqlite3.connect(":memory:")
+    for statement in statements:
+        db.execute(statement)
+    return tuple(row[1] for row in db.execute(f"PRAGMA table_info({table})"))
+
+
+def render(text: str) -> str:
+    sections = split_sections(text)
+    digest = hashlib.sha256(text.encode()).hexdigest()[:16]
+    out = [
+        '"""Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""',
+        "",
+        f'SCHEMA_DIGEST = "{digest}"',
+        "",
+    ]
+    for name in SECTIONS:
+        out.append(f"{name.upper()}_STATEMENTS: tuple[str, ...] = (")
+        out.extend(f"    {stmt!r}," for stmt in sections[name])
+        out.append(")")
+        out.append("")
+    for const, table in (("SESSION_COLUMNS", "sessions"), ("ENTRY_COLUMNS", "session_entries")):
+        columns = table_columns(sections["shared"], table)
+        out.append(f"{const}: tuple[str, ...] = (")
+        out.extend(f"    {c!r}," for c in columns)
+        out.append(")")
+        out.append("")
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--check", action="store_true", help="fail if the module is stale")
+    args = parser.parse_args()
+    wanted = render(SCHEMA.read_text())
+    if args.check:
+        if not MODULE.exists() or MODULE.read_text() != wanted:
+            print(f"{MODULE.relative_to(ROOT)} is stale: run python scripts/sync_schema.py")
+            return 1
+        return 0
+    MODULE.write_text(wanted)
+    print(f"wrote {MODULE.relative_to(ROOT)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

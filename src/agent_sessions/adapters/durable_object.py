@@ -1,0 +1,65 @@
+"""`SqlPort` over a Durable Object's `ctx.storage.sql` (inside Pyodide, in workerd).
+
+The SDK wraps `ctx.storage`, so arguments go through `python_to_rpc` and rows come back as
+dicts. Cursors are consumed at once (`toArray`), before any other await can run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any, TypeVar
+
+from ..engine.ports import IntegrityViolation, Row, SqlValue
+
+T = TypeVar("T")
+
+
+def _once(fn: Callable[[], None]) -> Any:
+    """A JS function that calls `fn` once and is freed after, instead of a leaked proxy."""
+    try:
+        from pyodide.ffi import create_once_callable  # noqa: PLC0415 - only inside Pyodide
+    except ImportError:  # CPython: a test double of the storage takes the callable as is
+        return fn
+    return create_once_callable(fn)
+
+
+def _row(row: Any) -> Row:
+    return row if isinstance(row, dict) else row.to_py()
+
+
+class DurableObjectSql:
+    def __init__(self, storage: Any) -> None:
+        self._storage = storage
+        self._sql = storage.sql
+
+    def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Row]:
+        try:
+            rows = self._sql.exec(sql, *params).toArray()
+        except Exception as exc:
+            if "constraint failed" in str(exc).lower():
+                raise IntegrityViolation(str(exc)) from exc
+            raise
+        return [_row(r) for r in rows]
+
+    def transaction(self, fn: Callable[[], T]) -> T:
+        """`transactionSync`, re-raising the Python exception that rolled it back.
+
+        An exception leaving `fn` crosses into JavaScript and back, and arrives as a generic
+        JS error; the original is kept aside and raised instead, so typed errors survive.
+        """
+        outcome: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                outcome["result"] = fn()
+            except BaseException as exc:
+                outcome["error"] = exc
+                raise
+
+        try:
+            self._storage.transactionSync(_once(run))
+        except BaseException:
+            if "error" in outcome:
+                raise outcome["error"] from None
+            raise
+        return outcome["result"]

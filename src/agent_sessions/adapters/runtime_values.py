@@ -1,0 +1,54 @@
+"""What the Python Workers runtime does to values on their way into and out of SQLite.
+
+Measured against workerd (see shared/docs/python-workers-runtime.md): JavaScript has one number
+type, so every Python number binds as a REAL; a DO stores a bool as the text 'true'/'false'
+while D1 stores 1/0; integers past 2**53 cannot be bound; and integral REALs read back as ints.
+The sqlite3 adapter applies these rules in its runtime-faithful modes, so that value bugs show
+up under CPython instead of in production.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+MAX_EXACT = 2**53
+
+
+@dataclass(frozen=True)
+class ValueRules:
+    """How one target converts bound parameters and the values it reads back."""
+
+    name: str
+    bool_true: Any
+    bool_false: Any
+    blob_out: str
+    """'memoryview' (Durable Object) or 'list' (D1)."""
+
+    def bind(self, value: Any) -> Any:
+        if value is None or isinstance(value, str | bytes):
+            return value
+        if isinstance(value, bool):
+            return self.bool_true if value else self.bool_false
+        if isinstance(value, int):
+            if abs(value) > MAX_EXACT:
+                raise TypeError(f"{self.name}: cannot bind integer {value} beyond 2**53")
+            return float(value)
+        if isinstance(value, float):
+            return value
+        if isinstance(value, list) and all(isinstance(b, int) for b in value):
+            return bytes(value)
+        raise TypeError(f"{self.name}: cannot bind {type(value).__name__}")
+
+    def read(self, value: Any) -> Any:
+        if isinstance(value, float) and value.is_integer() and abs(value) <= MAX_EXACT:
+            return int(value)
+        if isinstance(value, int) and abs(value) > MAX_EXACT:
+            return float(value)
+        if isinstance(value, bytes):
+            return memoryview(value) if self.blob_out == "memoryview" else list(value)
+        return value
+
+
+DURABLE_OBJECT = ValueRules("durable_object", "true", "false", "memoryview")
+D1 = ValueRules("d1", 1.0, 0.0, "list")

@@ -1,0 +1,133 @@
+"""Request and response models of the HTTP API.
+
+They describe shapes for validation and the OpenAPI document. Limits and the rules that need
+the stored state (sizes, versions, duplicate ids) are the engine's, so RPC callers, who skip
+this layer, get exactly the same answers.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ..engine.limits import MAX_TEXT_FIELD
+from ..engine.values import ID_PATTERN, MAX_SAFE_INT
+
+Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["sess_01"])]
+Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
+ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD)]
+EntryType = Literal["message", "tool_call", "tool_result", "compaction", "metadata", "custom"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SessionCreate(Strict):
+    id: Id | None = Field(None, description="Session id; generated when absent.")
+    user_id: ShortText | None = None
+    agent_name: ShortText | None = None
+    title: ShortText | None = None
+    metadata: dict[str, Any] = Field(default_factory=dict)
+    data: Any = Field(None, description="Opaque JSON blob (Flue's single-blob layout).")
+    expires_at: Count | None = Field(None, description="Milliseconds since the epoch.")
+
+
+class Session(BaseModel):
+    id: str
+    created_at: int
+    updated_at: int
+    user_id: str | None
+    agent_name: str | None
+    title: str | None
+    status: str
+    parent_id: str | None
+    forked_from_seq: int | None
+    leaf_id: str | None
+    entry_count: int
+    message_count: int
+    last_seq: int
+    compacted_through_seq: int
+    input_tokens: int
+    output_tokens: int
+    version: int
+    expires_at: int | None
+    metadata: dict[str, Any]
+
+
+class Deleted(BaseModel):
+    id: str
+    deleted: bool
+    version: int
+
+
+class DataSave(Strict):
+    data: Any = Field(description="Any JSON value; null clears the blob.")
+    expected_version: Count | None = None
+
+
+class SessionData(BaseModel):
+    id: str
+    data: Any
+    updated_at: int
+    version: int
+
+
+class EntryIn(Strict):
+    id: Id | None = Field(None, description="Unique within the session; generated when absent.")
+    type: EntryType
+    role: ShortText | None = None
+    parent_id: Id | None = Field(None, description="Defaults to the session's current leaf.")
+    content: str | None = Field(None, description="Searchable text.")
+    payload: Any = Field(None, description="Any JSON value.")
+    input_tokens: Count = 0
+    output_tokens: Count = 0
+
+
+class AppendRequest(Strict):
+    entries: list[EntryIn]
+    expected_version: Count | None = None
+
+
+class Appended(BaseModel):
+    id: str
+    seq: int
+
+
+class AppendResult(BaseModel):
+    entries: list[Appended]
+    first_seq: int
+    last_seq: int
+    version: int
+
+
+class Entry(BaseModel):
+    seq: int
+    id: str
+    parent_id: str | None
+    type: str
+    role: str | None
+    content: str | None
+    payload: Any
+    input_tokens: int
+    output_tokens: int
+    created_at: int
+
+
+class EntryPage(BaseModel):
+    entries: list[Entry]
+    has_more: bool
+    next_cursor: int | None = Field(
+        description="Pass as after_seq (order=asc) or before_seq (order=desc) for the next page."
+    )
+
+
+class ErrorDetail(BaseModel):
+    code: str
+    message: str
+    details: Any = None
+
+
+class ErrorBody(BaseModel):
+    error: ErrorDetail

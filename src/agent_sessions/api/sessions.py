@@ -1,0 +1,65 @@
+"""The per-session operations as the API sees them, whatever holds the session.
+
+Every operation is a call of an engine method by name with positional arguments, so one
+`Transport` decides where it runs: an engine over a local SQLite file, or a Durable Object
+reached over RPC. The names are the same in the engine, the DO's RPC methods and here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+
+from ..engine import SessionKey
+
+Transport = Callable[[SessionKey, str, tuple[Any, ...]], Awaitable[dict[str, Any]]]
+"""(key, operation name, positional arguments) -> the engine's JSON-able result."""
+
+OPERATIONS = (
+    "create_session",
+    "get_session",
+    "delete_session",
+    "save_data",
+    "load_data",
+    "append",
+    "read_entries",
+)
+
+
+class Sessions:
+    def __init__(self, transport: Transport) -> None:
+        self._send = transport
+
+    async def create_session(self, key: SessionKey, fields: dict[str, Any]) -> dict[str, Any]:
+        return await self._send(key, "create_session", (fields,))
+
+    async def get_session(self, key: SessionKey) -> dict[str, Any]:
+        return await self._send(key, "get_session", ())
+
+    async def delete_session(self, key: SessionKey) -> dict[str, Any]:
+        return await self._send(key, "delete_session", ())
+
+    async def save_data(
+        self, key: SessionKey, data: Any, expected_version: int | None
+    ) -> dict[str, Any]:
+        return await self._send(key, "save_data", (data, expected_version))
+
+    async def load_data(self, key: SessionKey) -> dict[str, Any]:
+        return await self._send(key, "load_data", ())
+
+    async def append(
+        self, key: SessionKey, entries: list[dict[str, Any]], expected_version: int | None
+    ) -> dict[str, Any]:
+        return await self._send(key, "append", (entries, expected_version))
+
+    async def read_entries(
+        self,
+        key: SessionKey,
+        after_seq: int,
+        before_seq: int | None,
+        types: Sequence[str] | None,
+        limit: int,
+        order: str,
+    ) -> dict[str, Any]:
+        args = (after_seq, before_seq, None if types is None else list(types), limit, order)
+        return await self._send(key, "read_entries", args)

@@ -1,0 +1,59 @@
+"""Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""
+
+SCHEMA_DIGEST = "5399da1df0a9b1c5"
+
+SHARED_STATEMENTS: tuple[str, ...] = (
+    "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (tenant_id, id) ) STRICT",
+    'CREATE TABLE IF NOT EXISTS session_entries ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, parent_id TEXT, type TEXT NOT NULL, role TEXT, content TEXT, payload TEXT, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, session_id, seq), UNIQUE (tenant_id, session_id, id) ) STRICT',
+)
+
+DO_STATEMENTS: tuple[str, ...] = (
+    'CREATE TABLE IF NOT EXISTS store_meta ( key TEXT PRIMARY KEY, value TEXT NOT NULL ) STRICT',
+    'CREATE TABLE IF NOT EXISTS mirror_outbox ( id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
+)
+
+D1_STATEMENTS: tuple[str, ...] = (
+    'CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (tenant_id, user_id, status, updated_at)',
+    'CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name, status, updated_at)',
+    'CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at)',
+    'CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at)',
+)
+
+SESSION_COLUMNS: tuple[str, ...] = (
+    'tenant_id',
+    'id',
+    'data',
+    'created_at',
+    'updated_at',
+    'user_id',
+    'agent_name',
+    'title',
+    'status',
+    'parent_id',
+    'forked_from_seq',
+    'leaf_id',
+    'entry_count',
+    'message_count',
+    'last_seq',
+    'compacted_through_seq',
+    'input_tokens',
+    'output_tokens',
+    'version',
+    'expires_at',
+    'metadata',
+)
+
+ENTRY_COLUMNS: tuple[str, ...] = (
+    'tenant_id',
+    'session_id',
+    'seq',
+    'id',
+    'parent_id',
+    'type',
+    'role',
+    'content',
+    'payload',
+    'input_tokens',
+    'output_tokens',
+    'created_at',
+)

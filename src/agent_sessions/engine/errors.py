@@ -1,0 +1,63 @@
+"""Typed errors of the engine.
+
+Each carries a stable machine `code`, the HTTP `status` the API maps it to, and JSON-able
+`details`, so that the same error can cross RPC (as a dict) and be rebuilt on the other side.
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class SessionError(Exception):
+    code: ClassVar[str] = "error"
+    status: ClassVar[int] = 400
+
+    def __init__(self, message: str, details: Any = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details = details
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"code": self.code, "message": self.message, "details": self.details}
+
+    @staticmethod
+    def from_dict(error: dict[str, Any]) -> SessionError:
+        cls = _BY_CODE.get(error.get("code", ""), SessionError)
+        return cls(str(error.get("message", "")), error.get("details"))
+
+
+class InvalidInput(SessionError):
+    code = "invalid"
+    status = 422
+
+
+class NotFound(SessionError):
+    code = "not_found"
+    status = 404
+
+
+class AlreadyExists(SessionError):
+    code = "already_exists"
+    status = 409
+
+
+class VersionConflict(SessionError):
+    code = "version_conflict"
+    status = 409
+
+
+class DuplicateEntry(SessionError):
+    code = "duplicate_entry"
+    status = 409
+
+
+class TooLarge(SessionError):
+    code = "too_large"
+    status = 413
+
+
+_BY_CODE = {
+    cls.code: cls
+    for cls in (InvalidInput, NotFound, AlreadyExists, VersionConflict, DuplicateEntry, TooLarge)
+}

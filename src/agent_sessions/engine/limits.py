@@ -1,0 +1,19 @@
+"""Size limits, checked before anything is written.
+
+They keep every row far below the 2 MB row/value cap of Durable Object SQLite and D1, and
+every mirrored row inside one D1 statement, so a write that the DO accepts can always reach D1.
+"""
+
+MAX_ID_LENGTH = 128
+MAX_ENTRY_BYTES = 256 * 1024
+"""Content plus payload of one entry, UTF-8 encoded."""
+MAX_ENTRIES_PER_APPEND = 500
+MAX_APPEND_BYTES = 4 * 1024 * 1024
+"""All entries of one append together."""
+MAX_DATA_BYTES = 1024 * 1024
+"""The opaque `data` blob of a session."""
+MAX_METADATA_BYTES = 16 * 1024
+MAX_TEXT_FIELD = 1024
+"""user_id, agent_name, title, role."""
+MAX_PAGE_SIZE = 1000
+DEFAULT_PAGE_SIZE = 100

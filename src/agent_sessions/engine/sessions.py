@@ -1,0 +1,399 @@
+"""The session engine: one session row plus an append-only log of entries.
+
+Every write is one transaction that changes the entries, the session row (counters, version,
+updated_at) and the mirror outbox together, and writes only what is new: an append costs a
+few statements whatever the length of the history.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from . import statements as q
+from .errors import AlreadyExists, DuplicateEntry, InvalidInput, NotFound, TooLarge, VersionConflict
+from .limits import (
+    DEFAULT_PAGE_SIZE,
+    MAX_APPEND_BYTES,
+    MAX_DATA_BYTES,
+    MAX_ENTRIES_PER_APPEND,
+    MAX_ENTRY_BYTES,
+    MAX_METADATA_BYTES,
+    MAX_PAGE_SIZE,
+)
+from .ports import IntegrityViolation, Row, SqlPort
+from .schema import ensure_schema
+from .values import (
+    MAX_SAFE_INT,
+    check_count,
+    check_id,
+    check_optional_int,
+    check_size,
+    check_text,
+    decode_json,
+    encode_json,
+    new_id,
+)
+
+ENTRY_TYPES = frozenset({"message", "tool_call", "tool_result", "compaction", "metadata", "custom"})
+SESSION_FIELDS = frozenset({"user_id", "agent_name", "title", "metadata", "data", "expires_at"})
+ENTRY_FIELDS = frozenset(
+    {"id", "type", "role", "parent_id", "content", "payload", "input_tokens", "output_tokens"}
+)
+ORDERS = ("asc", "desc")
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+@dataclass(frozen=True, slots=True)
+class SessionKey:
+    """Which session: the tenant is part of every key, so tenants can never meet."""
+
+    tenant_id: str
+    session_id: str
+
+    def __post_init__(self) -> None:
+        check_id(self.tenant_id, "tenant_id")
+        check_id(self.session_id, "session_id")
+
+    @property
+    def params(self) -> tuple[str, str]:
+        return (self.tenant_id, self.session_id)
+
+    @property
+    def object_name(self) -> str:
+        """The Durable Object name; ids cannot contain ':', so the name is unambiguous."""
+        return f"{self.tenant_id}:{self.session_id}"
+
+
+def _check_version(current: int, expected: Any) -> None:
+    expected = check_optional_int(expected, "expected_version")
+    if expected is not None and expected != current:
+        raise VersionConflict(
+            f"the session is at version {current}, not {expected}",
+            {"current_version": current, "expected_version": expected},
+        )
+
+
+def _only(fields: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
+    if not isinstance(fields, Mapping):
+        raise InvalidInput(f"{what} must be an object")
+    unknown = sorted(set(fields) - allowed)
+    if unknown:
+        raise InvalidInput(f"unknown {what} field(s): {', '.join(unknown)}", {"fields": unknown})
+
+
+def _summary(row: Row) -> dict[str, Any]:
+    session = dict(row)
+    session["metadata"] = decode_json(session["metadata"])
+    return session
+
+
+def _entry(row: Row) -> dict[str, Any]:
+    entry = dict(row)
+    entry["payload"] = decode_json(entry["payload"])
+    return entry
+
+
+class SessionEngine:
+    """Operations on sessions stored through a `SqlPort`.
+
+    One instance may serve one session (a Durable Object) or many (tests, a local file):
+    every operation names its `SessionKey`.
+    """
+
+    def __init__(self, sql: SqlPort, clock: Callable[[], int] = now_ms) -> None:
+        self._sql = sql
+        self._clock = clock
+        ensure_schema(sql)
+
+    # -- sessions -----------------------------------------------------------------------
+
+    def create_session(
+        self, key: SessionKey, fields: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
+        fields = fields or {}
+        _only(fields, SESSION_FIELDS, "session")
+        metadata = fields.get("metadata") or {}
+        if not isinstance(metadata, dict):
+            raise InvalidInput("metadata must be an object", {"field": "metadata"})
+        columns: dict[str, Any] = {
+            "user_id": check_text(fields.get("user_id"), "user_id"),
+            "agent_name": check_text(fields.get("agent_name"), "agent_name"),
+            "title": check_text(fields.get("title"), "title"),
+            "metadata": encode_json(metadata, "metadata", MAX_METADATA_BYTES),
+            "data": None
+            if fields.get("data") is None
+            else encode_json(fields["data"], "data", MAX_DATA_BYTES),
+            "expires_at": check_optional_int(fields.get("expires_at"), "expires_at"),
+        }
+
+        def write() -> dict[str, Any]:
+            if self._sql.execute(q.SELECT_SESSION, key.params):
+                raise AlreadyExists(f"session {key.session_id!r} already exists")
+            now = self._clock()
+            version = self._version_floor(key) + 1
+            row = {c: None for c in q.SESSION_COLUMNS} | columns
+            row |= {
+                "tenant_id": key.tenant_id,
+                "id": key.session_id,
+                "created_at": now,
+                "updated_at": now,
+                "status": "active",
+                "entry_count": 0,
+                "message_count": 0,
+                "last_seq": 0,
+                "compacted_through_seq": 0,
+                "input_tokens": 0,
+                "output_tokens": 0,
+                "version": version,
+            }
+            self._sql.execute(q.INSERT_SESSION, [row[c] for c in q.SESSION_COLUMNS])
+            self._record(key, "upsert_session", version, now)
+            return _summary({c: row[c] for c in q.SUMMARY_COLUMNS})
+
+        return self._sql.transaction(write)
+
+    def get_session(self, key: SessionKey) -> dict[str, Any]:
+        return _summary(self._require(key))
+
+    def delete_session(self, key: SessionKey) -> dict[str, Any]:
+        def write() -> dict[str, Any]:
+            session = self._require(key)
+            version = session["version"] + 1
+            self._sql.execute(q.DELETE_ENTRIES, key.params)
+            self._sql.execute(q.DELETE_SESSION, key.params)
+            # Remember the version, so a re-created session starts above the tombstone's.
+            self._sql.execute(q.UPSERT_META, (self._floor_key(key), str(version)))
+            self._record(key, "delete_session", version, self._clock())
+            return {"id": key.session_id, "deleted": True, "version": version}
+
+        return self._sql.transaction(write)
+
+    # -- the opaque blob (Flue's id, data, updated_at) ---------------------------------------
+
+    def save_data(self, key: SessionKey, data: Any, expected_version: Any = None) -> dict[str, Any]:
+        text = None if data is None else encode_json(data, "data", MAX_DATA_BYTES)
+
+        def write() -> dict[str, Any]:
+            session = self._require(key)
+            _check_version(session["version"], expected_version)
+            version = session["version"] + 1
+            updated_at = max(self._clock(), session["updated_at"])
+            self._sql.execute(q.UPDATE_DATA, (text, version, updated_at, *key.params))
+            self._record(key, "upsert_session", version, updated_at)
+            return {
+                "id": key.session_id,
+                "data": data,
+                "updated_at": updated_at,
+                "version": version,
+            }
+
+        return self._sql.transaction(write)
+
+    def load_data(self, key: SessionKey) -> dict[str, Any]:
+        rows = self._sql.execute(q.SELECT_DATA, key.params)
+        if not rows:
+            raise NotFound(f"session {key.session_id!r} not found")
+        row = dict(rows[0])
+        row["data"] = decode_json(row["data"])
+        return row
+
+    # -- the entry log ------------------------------------------------------------------
+
+    def append(
+        self, key: SessionKey, entries: Sequence[Mapping[str, Any]], expected_version: Any = None
+    ) -> dict[str, Any]:
+        """Append a batch of entries atomically; returns their ids and seqs and the new version."""
+        batch = _prepare_batch(entries)
+
+        def write() -> dict[str, Any]:
+            session = self._require(key)
+            _check_version(session["version"], expected_version)
+            self._check_parents(key, batch)
+            now = max(self._clock(), session["updated_at"])
+            seq, leaf = session["last_seq"], session["leaf_id"]
+            rows: list[list[Any]] = []
+            for entry in batch:
+                seq += 1
+                parent = entry["parent_id"] if entry["parent_id"] is not None else leaf
+                leaf = entry["id"]
+                row = entry | {
+                    "tenant_id": key.tenant_id,
+                    "session_id": key.session_id,
+                    "seq": seq,
+                    "parent_id": parent,
+                    "created_at": now,
+                }
+                rows.append([row[c] for c in q.ENTRY_COLUMNS])
+            per = q.ENTRY_ROWS_PER_INSERT
+            for start in range(0, len(rows), per):
+                chunk = rows[start : start + per]
+                self._sql.execute(q.insert_entries(len(chunk)), [v for r in chunk for v in r])
+            version = session["version"] + 1
+            self._sql.execute(
+                q.UPDATE_AFTER_APPEND,
+                (
+                    len(batch),
+                    sum(1 for e in batch if e["type"] == "message"),
+                    sum(e["input_tokens"] for e in batch),
+                    sum(e["output_tokens"] for e in batch),
+                    seq,
+                    leaf,
+                    version,
+                    now,
+                    *key.params,
+                ),
+            )
+            first = session["last_seq"] + 1
+            self._record(key, "append_entries", version, now, first, seq)
+            return {
+                "entries": [{"id": e["id"], "seq": first + i} for i, e in enumerate(batch)],
+                "first_seq": first,
+                "last_seq": seq,
+                "version": version,
+            }
+
+        try:
+            return self._sql.transaction(write)
+        except IntegrityViolation:
+            existing = self._existing_ids(key, [e["id"] for e in batch])
+            if not existing:
+                raise
+            raise DuplicateEntry(
+                "entry id(s) already exist in this session", {"ids": sorted(existing)}
+            ) from None
+
+    def read_entries(
+        self,
+        key: SessionKey,
+        after_seq: Any = 0,
+        before_seq: Any = None,
+        types: Sequence[str] | None = None,
+        limit: Any = DEFAULT_PAGE_SIZE,
+        order: str = "asc",
+    ) -> dict[str, Any]:
+        """Entries with after_seq < seq < before_seq, filtered by type, in seq order.
+
+        `has_more` says whether another page exists in the same direction.
+        """
+        after = check_count(after_seq, "after_seq")
+        before = MAX_SAFE_INT if before_seq is None else check_count(before_seq, "before_seq")
+        size = check_count(limit, "limit")
+        if not 1 <= size <= MAX_PAGE_SIZE:
+            raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}", {"field": "limit"})
+        if order not in ORDERS:
+            raise InvalidInput("order must be 'asc' or 'desc'", {"field": "order"})
+        type_filter = None
+        if types is not None:
+            if not isinstance(types, list | tuple) or not set(types) <= ENTRY_TYPES:
+                raise InvalidInput(
+                    f"types must be a list of {sorted(ENTRY_TYPES)}", {"field": "types"}
+                )
+            type_filter = json.dumps(list(types))
+        self._require(key)
+        statement = q.SELECT_ENTRIES_ASC if order == "asc" else q.SELECT_ENTRIES_DESC
+        params = (*key.params, after, before, type_filter, type_filter, size + 1)
+        rows = self._sql.execute(statement, params)
+        return {"entries": [_entry(r) for r in rows[:size]], "has_more": len(rows) > size}
+
+    # -- helpers ------------------------------------------------------------------------
+
+    def _require(self, key: SessionKey) -> Row:
+        rows = self._sql.execute(q.SELECT_SESSION, key.params)
+        if not rows:
+            raise NotFound(f"session {key.session_id!r} not found")
+        return rows[0]
+
+    @staticmethod
+    def _floor_key(key: SessionKey) -> str:
+        return f"version_floor:{key.object_name}"
+
+    def _version_floor(self, key: SessionKey) -> int:
+        rows = self._sql.execute(q.SELECT_META, (self._floor_key(key),))
+        return int(rows[0]["value"]) if rows else 0
+
+    def _record(
+        self,
+        key: SessionKey,
+        op: str,
+        version: int,
+        at: int,
+        seq_from: int | None = None,
+        seq_to: int | None = None,
+    ) -> None:
+        self._sql.execute(q.INSERT_OUTBOX, (*key.params, op, version, seq_from, seq_to, at))
+
+    def _existing_ids(self, key: SessionKey, ids: list[str]) -> set[str]:
+        rows = self._sql.execute(q.SELECT_EXISTING_ENTRY_IDS, (*key.params, json.dumps(ids)))
+        return {r["id"] for r in rows}
+
+    def _check_parents(self, key: SessionKey, batch: list[dict[str, Any]]) -> None:
+        """An explicit parent must be an earlier entry: in the session or earlier in the batch."""
+        seen: set[str] = set()
+        outside: list[str] = []
+        for entry in batch:
+            parent = entry["parent_id"]
+            if parent is not None and parent not in seen:
+                outside.append(parent)
+            seen.add(entry["id"])
+        if outside:
+            missing = sorted(set(outside) - self._existing_ids(key, outside))
+            if missing:
+                raise InvalidInput("parent_id refers to no earlier entry", {"parent_ids": missing})
+
+
+def _prepare_batch(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """Validate and encode a batch before the transaction, so bad input writes nothing."""
+    if not isinstance(entries, list | tuple) or not entries:
+        raise InvalidInput("entries must be a non-empty list", {"field": "entries"})
+    if len(entries) > MAX_ENTRIES_PER_APPEND:
+        raise TooLarge(
+            f"{len(entries)} entries in one append; the limit is {MAX_ENTRIES_PER_APPEND}",
+            {"limit": MAX_ENTRIES_PER_APPEND},
+        )
+    batch: list[dict[str, Any]] = []
+    ids: set[str] = set()
+    total = 0
+    for index, raw in enumerate(entries):
+        where = f"entries[{index}]"
+        _only(raw, ENTRY_FIELDS, "entry")
+        kind = raw.get("type")
+        if kind not in ENTRY_TYPES:
+            raise InvalidInput(
+                f"{where}.type must be one of {sorted(ENTRY_TYPES)}", {"field": f"{where}.type"}
+            )
+        entry_id = new_id() if raw.get("id") is None else check_id(raw["id"], f"{where}.id")
+        if entry_id in ids:
+            raise InvalidInput(f"{where}.id repeats an id of this batch", {"id": entry_id})
+        ids.add(entry_id)
+        parent = raw.get("parent_id")
+        content = check_text(raw.get("content"), f"{where}.content", None)
+        payload = None
+        if raw.get("payload") is not None:
+            payload = encode_json(raw["payload"], f"{where}.payload", MAX_ENTRY_BYTES)
+        size = check_size((content or "") + (payload or ""), where, MAX_ENTRY_BYTES)
+        total += size
+        batch.append(
+            {
+                "id": entry_id,
+                "type": kind,
+                "role": check_text(raw.get("role"), f"{where}.role"),
+                "parent_id": None if parent is None else check_id(parent, f"{where}.parent_id"),
+                "content": content,
+                "payload": payload,
+                "input_tokens": check_count(raw.get("input_tokens"), f"{where}.input_tokens"),
+                "output_tokens": check_count(raw.get("output_tokens"), f"{where}.output_tokens"),
+            }
+        )
+    if total > MAX_APPEND_BYTES:
+        raise TooLarge(
+            f"the batch holds {total} bytes; the limit is {MAX_APPEND_BYTES}",
+            {"limit": MAX_APPEND_BYTES},
+        )
+    return batch

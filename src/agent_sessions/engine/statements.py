@@ -1,0 +1,72 @@
+"""Every SQL statement the engine runs, by name.
+
+Column lists come from the generated `ddl` module, so statements follow schema.sql. Nothing
+here is built from user input: values always travel as bound parameters.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from .ddl import ENTRY_COLUMNS, SESSION_COLUMNS
+
+SESSION_KEY = "tenant_id = ? AND id = ?"
+ENTRY_KEY = "tenant_id = ? AND session_id = ?"
+
+SUMMARY_COLUMNS = tuple(c for c in SESSION_COLUMNS if c not in ("tenant_id", "data"))
+"""A session as the API shows it: everything but the tenant and the (possibly large) blob."""
+ENTRY_READ_COLUMNS = tuple(c for c in ENTRY_COLUMNS if c not in ("tenant_id", "session_id"))
+
+SELECT_SESSION = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM sessions WHERE {SESSION_KEY}"
+SELECT_DATA = f"SELECT id, data, updated_at, version FROM sessions WHERE {SESSION_KEY}"
+INSERT_SESSION = (
+    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in SESSION_COLUMNS)})"
+)
+UPDATE_DATA = f"UPDATE sessions SET data = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
+UPDATE_AFTER_APPEND = (
+    "UPDATE sessions SET entry_count = entry_count + ?, message_count = message_count + ?, "
+    "input_tokens = input_tokens + ?, output_tokens = output_tokens + ?, "
+    f"last_seq = ?, leaf_id = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
+)
+DELETE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY}"
+DELETE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY}"
+
+_ENTRY_FILTER = (
+    f"{ENTRY_KEY} AND seq > ? AND seq < ? "
+    "AND (? IS NULL OR type IN (SELECT value FROM json_each(?)))"
+)
+_SELECT_ENTRIES = (
+    f"SELECT {', '.join(ENTRY_READ_COLUMNS)} FROM session_entries WHERE {_ENTRY_FILTER}"
+)
+SELECT_ENTRIES_ASC = f"{_SELECT_ENTRIES} ORDER BY seq ASC LIMIT ?"
+SELECT_ENTRIES_DESC = f"{_SELECT_ENTRIES} ORDER BY seq DESC LIMIT ?"
+SELECT_EXISTING_ENTRY_IDS = (
+    f"SELECT id FROM session_entries WHERE {ENTRY_KEY} AND id IN (SELECT value FROM json_each(?))"
+)
+
+ENTRY_ROWS_PER_INSERT = 100 // len(ENTRY_COLUMNS)
+"""Rows per multi-row INSERT: Durable Object SQLite and D1 bind at most 100 parameters."""
+
+
+@cache
+def insert_entries(rows: int) -> str:
+    """A multi-row INSERT for `rows` entries (1 <= rows <= ENTRY_ROWS_PER_INSERT)."""
+    one = f"({', '.join('?' for _ in ENTRY_COLUMNS)})"
+    return (
+        f"INSERT INTO session_entries ({', '.join(ENTRY_COLUMNS)}) "
+        f"VALUES {', '.join(one for _ in range(rows))}"
+    )
+
+
+TABLE_EXISTS = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+SELECT_META = "SELECT value FROM store_meta WHERE key = ?"
+UPSERT_META = (
+    "INSERT INTO store_meta (key, value) VALUES (?, ?) "
+    "ON CONFLICT (key) DO UPDATE SET value = excluded.value"
+)
+
+INSERT_OUTBOX = (
+    "INSERT INTO mirror_outbox (tenant_id, session_id, op, version, seq_from, seq_to, created_at) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?)"
+)

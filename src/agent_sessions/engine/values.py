@@ -1,0 +1,81 @@
+"""Checking and encoding values before they are bound.
+
+The runtime binds every Python number as a REAL, so nothing numeric may reach a TEXT column:
+JSON goes in as text produced here, ids must already be strings, and counters must be real
+ints (a bool is refused: the Durable Object would store it as the text 'true').
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import uuid
+from typing import Any
+
+from .errors import InvalidInput, TooLarge
+from .limits import MAX_ID_LENGTH, MAX_TEXT_FIELD
+
+ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_ID_LENGTH - 1}}}$"
+_ID_RE = re.compile(ID_PATTERN)
+MAX_SAFE_INT = 2**53 - 1
+"""Integers above this cannot cross into JavaScript exactly."""
+
+
+def new_id() -> str:
+    return uuid.uuid4().hex
+
+
+def check_id(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not _ID_RE.match(value):
+        raise InvalidInput(
+            f"{field} must be 1-{MAX_ID_LENGTH} characters of letters, digits, '.', '_' or '-', "
+            "starting with a letter or digit",
+            {"field": field},
+        )
+    return value
+
+
+def check_text(value: Any, field: str, limit: int | None = MAX_TEXT_FIELD) -> str | None:
+    """A short optional string; `limit=None` leaves the size to `check_size` (a 413, not a 422)."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise InvalidInput(f"{field} must be a string", {"field": field})
+    if limit is not None and len(value) > limit:
+        raise InvalidInput(f"{field} is longer than {limit} characters", {"field": field})
+    return value
+
+
+def check_count(value: Any, field: str) -> int:
+    if value is None:
+        return 0
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_SAFE_INT:
+        raise InvalidInput(f"{field} must be an integer from 0 to 2**53-1", {"field": field})
+    return value
+
+
+def check_optional_int(value: Any, field: str) -> int | None:
+    return None if value is None else check_count(value, field)
+
+
+def encode_json(value: Any, field: str, limit: int) -> str:
+    """Compact JSON text of `value`, refused if it is not JSON or larger than `limit` bytes."""
+    try:
+        text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise InvalidInput(f"{field} is not JSON-serialisable: {exc}", {"field": field}) from None
+    check_size(text, field, limit)
+    return text
+
+
+def check_size(text: str, field: str, limit: int) -> int:
+    size = len(text.encode())
+    if size > limit:
+        raise TooLarge(
+            f"{field} is {size} bytes; the limit is {limit}", {"field": field, "limit": limit}
+        )
+    return size
+
+
+def decode_json(text: str | None) -> Any:
+    return None if text is None else json.loads(text)

@@ -1,0 +1,1 @@
+"""Local embedded mode: the same API under CPython, one SQLite file per session."""

@@ -1,0 +1,80 @@
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from agent_sessions.adapters.durable_object import DurableObjectSql
+from agent_sessions.adapters.runtime_values import DURABLE_OBJECT
+from agent_sessions.adapters.sqlite import SqliteSql, connect
+from agent_sessions.engine import SessionEngine, SessionKey
+from agent_sessions.engine.ports import SqlPort
+
+from .doubles import FakeDurableObjectStorage
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+class Clock:
+    """A settable clock: tests decide what time it is."""
+
+    def __init__(self, start: int = 1_750_000_000_000) -> None:
+        self.now = start
+
+    def __call__(self) -> int:
+        return self.now
+
+
+class Backend:
+    """One way of running the engine, plus a raw view of the same database for assertions."""
+
+    def __init__(self, name: str, sql: SqlPort, raw: sqlite3.Connection) -> None:
+        self.name = name
+        self.sql = sql
+        self.raw = raw
+
+
+def _sqlite(path: Path) -> Backend:
+    conn = connect(path)
+    return Backend("sqlite", SqliteSql(conn), conn)
+
+
+def _sqlite_runtime_values(path: Path) -> Backend:
+    conn = connect(path)
+    return Backend("sqlite+do-values", SqliteSql(conn, DURABLE_OBJECT), conn)
+
+
+def _durable_object_adapter(path: Path) -> Backend:
+    storage = FakeDurableObjectStorage(str(path))
+    return Backend("durable-object-adapter", DurableObjectSql(storage), storage.conn)
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = {
+    "sqlite": _sqlite,
+    "sqlite+do-values": _sqlite_runtime_values,
+    "durable-object-adapter": _durable_object_adapter,
+}
+
+
+@pytest.fixture(params=list(BACKENDS))
+def backend(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Backend]:
+    made = BACKENDS[request.param](tmp_path / "session.sqlite")
+    yield made
+    made.raw.close()
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock()
+
+
+@pytest.fixture
+def engine(backend: Backend, clock: Clock) -> SessionEngine:
+    return SessionEngine(backend.sql, clock)
+
+
+@pytest.fixture
+def key() -> SessionKey:
+    return SessionKey("acme", "sess-1")

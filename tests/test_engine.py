@@ -1,0 +1,368 @@
+"""The engine's conformance suite, run on every SqlPort backend (see conftest.BACKENDS)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from agent_sessions.engine import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    SessionEngine,
+    SessionKey,
+    TooLarge,
+    VersionConflict,
+)
+from agent_sessions.engine.errors import DuplicateEntry
+from agent_sessions.engine.limits import MAX_DATA_BYTES, MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
+
+from .conftest import Backend, Clock
+
+
+def messages(n: int, start: int = 0) -> list[dict[str, Any]]:
+    return [
+        {"type": "message", "role": "user", "content": f"hello {i}", "payload": {"i": i}}
+        for i in range(start, start + n)
+    ]
+
+
+def snapshot(backend: Backend) -> list[Any]:
+    """Every row of every table: what "nothing changed" is compared against."""
+    tables = [
+        r[0] for r in backend.raw.execute("SELECT name FROM sqlite_master WHERE type='table'")
+    ]
+    return [(t, backend.raw.execute(f"SELECT * FROM {t} ORDER BY 1, 2").fetchall()) for t in tables]
+
+
+class TestSessions:
+    def test_create_then_get(self, engine: SessionEngine, key: SessionKey, clock: Clock) -> None:
+        made = engine.create_session(key, {"user_id": "u1", "title": "T", "metadata": {"a": 1}})
+        got = engine.get_session(key)
+        assert made == got
+        assert got["id"] == "sess-1"
+        assert got["user_id"] == "u1"
+        assert got["metadata"] == {"a": 1}
+        assert got["status"] == "active"
+        assert got["version"] == 1
+        assert got["created_at"] == got["updated_at"] == clock.now
+        assert (got["entry_count"], got["message_count"], got["last_seq"]) == (0, 0, 0)
+
+    def test_create_existing_is_a_conflict(self, engine: SessionEngine, key: SessionKey) -> None:
+        engine.create_session(key)
+        with pytest.raises(AlreadyExists):
+            engine.create_session(key)
+
+    def test_unknown_session_is_not_found_everywhere(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        for call in (
+            lambda: engine.get_session(key),
+            lambda: engine.load_data(key),
+            lambda: engine.save_data(key, {}),
+            lambda: engine.append(key, messages(1)),
+            lambda: engine.read_entries(key),
+            lambda: engine.delete_session(key),
+        ):
+            with pytest.raises(NotFound):
+                call()
+
+    def test_tenants_do_not_meet(self, engine: SessionEngine) -> None:
+        engine.create_session(SessionKey("a", "same"), {"title": "of a"})
+        with pytest.raises(NotFound):
+            engine.get_session(SessionKey("b", "same"))
+        engine.create_session(SessionKey("b", "same"), {"title": "of b"})
+        assert engine.get_session(SessionKey("a", "same"))["title"] == "of a"
+
+    def test_delete_removes_everything_and_recreate_starts_above(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, messages(3))
+        deleted = engine.delete_session(key)
+        assert deleted == {"id": "sess-1", "deleted": True, "version": 3}
+        with pytest.raises(NotFound):
+            engine.get_session(key)
+        assert backend.raw.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+        again = engine.create_session(key)
+        assert again["version"] == 4, "a re-created session must not reuse the deleted versions"
+        assert engine.read_entries(key)["entries"] == []
+
+
+class TestData:
+    def test_save_and_load_round_trip(
+        self, engine: SessionEngine, key: SessionKey, clock: Clock
+    ) -> None:
+        engine.create_session(key)
+        blob = {"messages": [{"role": "user", "content": "hi ✓"}], "n": 1.5, "big": 2**40}
+        clock.now += 10
+        saved = engine.save_data(key, blob)
+        assert saved == {"id": "sess-1", "data": blob, "updated_at": clock.now, "version": 2}
+        assert engine.load_data(key) == saved
+
+    def test_data_given_at_create(self, engine: SessionEngine, key: SessionKey) -> None:
+        engine.create_session(key, {"data": [1, "two"]})
+        assert engine.load_data(key)["data"] == [1, "two"]
+
+    def test_null_clears(self, engine: SessionEngine, key: SessionKey) -> None:
+        engine.create_session(key, {"data": {"x": 1}})
+        engine.save_data(key, None)
+        assert engine.load_data(key)["data"] is None
+
+    def test_expected_version_mismatch_writes_nothing(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        before = snapshot(backend)
+        with pytest.raises(VersionConflict) as info:
+            engine.save_data(key, {"x": 1}, expected_version=7)
+        assert info.value.details == {"current_version": 1, "expected_version": 7}
+        assert snapshot(backend) == before
+        assert engine.save_data(key, {"x": 1}, expected_version=1)["version"] == 2
+
+    @pytest.mark.parametrize(
+        ("data", "error"),
+        [({1, 2}, InvalidInput), (float("nan"), InvalidInput), ("x" * MAX_DATA_BYTES, TooLarge)],
+    )
+    def test_bad_data_writes_nothing(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend, data: Any, error: type
+    ) -> None:
+        engine.create_session(key)
+        before = snapshot(backend)
+        with pytest.raises(error):
+            engine.save_data(key, data)
+        assert snapshot(backend) == before
+
+
+class TestAppend:
+    def test_append_assigns_seqs_and_keeps_counters_exact(
+        self, engine: SessionEngine, key: SessionKey, clock: Clock
+    ) -> None:
+        engine.create_session(key)
+        clock.now += 5
+        result = engine.append(
+            key,
+            [
+                {"type": "message", "role": "user", "content": "q", "input_tokens": 7},
+                {"type": "tool_call", "payload": {"name": "f"}, "id": "call-1"},
+                {"type": "message", "role": "assistant", "content": "a", "output_tokens": 11},
+            ],
+        )
+        assert [e["seq"] for e in result["entries"]] == [1, 2, 3]
+        assert result["entries"][1]["id"] == "call-1"
+        assert (result["first_seq"], result["last_seq"], result["version"]) == (1, 3, 2)
+        session = engine.get_session(key)
+        assert session["entry_count"] == 3
+        assert session["message_count"] == 2
+        assert session["last_seq"] == 3
+        assert (session["input_tokens"], session["output_tokens"]) == (7, 11)
+        assert session["version"] == 2
+        assert session["updated_at"] == clock.now
+        assert session["leaf_id"] == result["entries"][2]["id"]
+        engine.append(key, messages(2))
+        session = engine.get_session(key)
+        assert (session["entry_count"], session["message_count"], session["last_seq"]) == (5, 4, 5)
+        assert session["version"] == 3
+
+    def test_entries_chain_to_the_leaf_unless_a_parent_is_given(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, [{"type": "message", "id": "a"}, {"type": "message", "id": "b"}])
+        engine.append(key, [{"type": "message", "id": "c", "parent_id": "a"}])
+        parents = {e["id"]: e["parent_id"] for e in engine.read_entries(key)["entries"]}
+        assert parents == {"a": None, "b": "a", "c": "a"}
+
+    def test_updated_at_never_goes_backwards(
+        self, engine: SessionEngine, key: SessionKey, clock: Clock
+    ) -> None:
+        engine.create_session(key)
+        clock.now -= 1000
+        engine.append(key, messages(1))
+        session = engine.get_session(key)
+        assert session["updated_at"] == session["created_at"]
+
+    def test_append_writes_only_the_new_rows(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        """O(delta): the same statements and rows per turn at 10 and at 1,000 entries."""
+        engine.create_session(key)
+
+        def cost_of_a_turn() -> tuple[int, int]:
+            statements = backend.sql.statements if hasattr(backend.sql, "statements") else 0
+            changes = backend.raw.total_changes
+            engine.append(key, messages(2))
+            now = backend.sql.statements if hasattr(backend.sql, "statements") else 0
+            return now - statements, backend.raw.total_changes - changes
+
+        engine.append(key, messages(8))
+        small = cost_of_a_turn()
+        for start in range(0, 1000, 250):
+            engine.append(key, messages(250, start))
+        large = cost_of_a_turn()
+        assert small == large
+        assert large[1] == 4, "2 entries + the session row + 1 outbox row"
+
+    @pytest.mark.parametrize(
+        ("entries", "error"),
+        [
+            ([], InvalidInput),
+            ("not a list", InvalidInput),
+            ([{"role": "user"}], InvalidInput),
+            ([{"type": "chat"}], InvalidInput),
+            ([{"type": "message", "colour": "red"}], InvalidInput),
+            ([{"type": "message", "id": "x"}, {"type": "message", "id": "x"}], InvalidInput),
+            ([{"type": "message", "id": "bad id"}], InvalidInput),
+            ([{"type": "message", "parent_id": "nobody"}], InvalidInput),
+            ([{"type": "message", "input_tokens": True}], InvalidInput),
+            ([{"type": "message", "input_tokens": -1}], InvalidInput),
+            ([{"type": "message", "output_tokens": 2**60}], InvalidInput),
+            ([{"type": "message", "payload": {1, 2}}], InvalidInput),
+            ([{"type": "message", "content": 5}], InvalidInput),
+            ([{"type": "message", "content": "x" * (MAX_ENTRY_BYTES + 1)}], TooLarge),
+            ([{"type": "message", "payload": "é" * (MAX_ENTRY_BYTES // 2)}], TooLarge),
+            ([{"type": "message"}] * (MAX_ENTRIES_PER_APPEND + 1), TooLarge),
+            ([*messages(1), {"type": "message", "parent_id": "missing"}], InvalidInput),
+        ],
+    )
+    def test_bad_batches_write_nothing(
+        self,
+        engine: SessionEngine,
+        key: SessionKey,
+        backend: Backend,
+        entries: Any,
+        error: type,
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, messages(2))
+        before = snapshot(backend)
+        with pytest.raises(error):
+            engine.append(key, entries)
+        assert snapshot(backend) == before
+
+    def test_an_entry_at_the_size_limit_is_accepted(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, [{"type": "message", "content": "x" * MAX_ENTRY_BYTES}])
+        assert len(engine.read_entries(key)["entries"][0]["content"]) == MAX_ENTRY_BYTES
+
+    def test_an_existing_id_is_a_conflict_and_writes_nothing(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, [{"type": "message", "id": "m1"}])
+        before = snapshot(backend)
+        with pytest.raises(DuplicateEntry) as info:
+            engine.append(key, [{"type": "message", "id": "m2"}, {"type": "message", "id": "m1"}])
+        assert info.value.details == {"ids": ["m1"]}
+        assert snapshot(backend) == before
+
+    def test_stale_expected_version_writes_nothing(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, messages(1), expected_version=1)
+        before = snapshot(backend)
+        with pytest.raises(VersionConflict):
+            engine.append(key, messages(1), expected_version=1)
+        assert snapshot(backend) == before
+
+
+class TestRead:
+    @pytest.fixture
+    def filled(self, engine: SessionEngine, key: SessionKey) -> SessionEngine:
+        engine.create_session(key)
+        engine.append(key, messages(3))
+        engine.append(key, [{"type": "tool_call", "payload": {"n": 1}}, *messages(2, 3)])
+        engine.append(key, [{"type": "tool_result", "content": "42"}])
+        return engine
+
+    def test_everything_in_order(self, filled: SessionEngine, key: SessionKey) -> None:
+        page = filled.read_entries(key)
+        assert [e["seq"] for e in page["entries"]] == [1, 2, 3, 4, 5, 6, 7]
+        assert page["has_more"] is False
+        first = page["entries"][0]
+        assert first["payload"] == {"i": 0}
+        assert first["content"] == "hello 0"
+        assert set(first) == {
+            "seq", "id", "parent_id", "type", "role", "content", "payload",
+            "input_tokens", "output_tokens", "created_at",
+        }  # fmt: skip
+
+    def test_after_seq_and_limit_page_forward(self, filled: SessionEngine, key: SessionKey) -> None:
+        page = filled.read_entries(key, after_seq=2, limit=3)
+        assert [e["seq"] for e in page["entries"]] == [3, 4, 5]
+        assert page["has_more"] is True
+        page = filled.read_entries(key, after_seq=5, limit=3)
+        assert [e["seq"] for e in page["entries"]] == [6, 7]
+        assert page["has_more"] is False
+
+    def test_desc_gives_the_latest_first(self, filled: SessionEngine, key: SessionKey) -> None:
+        page = filled.read_entries(key, limit=2, order="desc")
+        assert [e["seq"] for e in page["entries"]] == [7, 6]
+        page = filled.read_entries(key, before_seq=6, limit=10, order="desc")
+        assert [e["seq"] for e in page["entries"]] == [5, 4, 3, 2, 1]
+
+    def test_types_filter(self, filled: SessionEngine, key: SessionKey) -> None:
+        page = filled.read_entries(key, types=["tool_call", "tool_result"])
+        assert [(e["seq"], e["type"]) for e in page["entries"]] == [
+            (4, "tool_call"),
+            (7, "tool_result"),
+        ]
+
+    @pytest.mark.parametrize(
+        "query",
+        [
+            {"limit": 0},
+            {"limit": 10_000},
+            {"after_seq": -1},
+            {"after_seq": "3"},
+            {"order": "sideways"},
+            {"types": ["chat"]},
+            {"types": "message"},
+        ],
+    )
+    def test_bad_queries(
+        self, filled: SessionEngine, key: SessionKey, query: dict[str, Any]
+    ) -> None:
+        with pytest.raises(InvalidInput):
+            filled.read_entries(key, **query)
+
+
+class TestStoredValues:
+    """The bytes on disk: what D1 and other readers will see. A number bound into a TEXT
+    column (the runtime's REAL) would show here as 'real' or as text like '42.0'."""
+
+    def test_every_column_holds_its_declared_type(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key, {"user_id": "7", "metadata": {"n": 1}, "expires_at": 2**52})
+        engine.save_data(key, {"x": 1})
+        engine.append(key, [{"type": "message", "id": "12", "content": "3", "input_tokens": 5}])
+        for table in ("sessions", "session_entries", "mirror_outbox"):
+            declared = {r[1]: r[2] for r in backend.raw.execute(f"PRAGMA table_info({table})")}
+            for column, kind in declared.items():
+                stored = backend.raw.execute(f"SELECT DISTINCT typeof({column}) FROM {table}")
+                assert {t for (t,) in stored} <= {kind.lower(), "null"}, (table, column)
+        row = backend.raw.execute("SELECT id, seq, content FROM session_entries").fetchone()
+        assert row == ("12", 1, "3")
+        assert engine.get_session(key)["expires_at"] == 2**52
+
+    def test_runtime_rules_reproduce_the_text_column_corruption(self, backend: Backend) -> None:
+        """The harness itself: binding an int where text is meant must go wrong the way it goes
+        wrong in workerd ('42.0'), and an int where a bool was meant must be refused."""
+        SessionEngine(backend.sql)
+        backend.sql.execute("INSERT INTO store_meta (key, value) VALUES (?, ?)", ("k", 42))
+        stored = backend.raw.execute("SELECT value FROM store_meta WHERE key = 'k'").fetchone()
+        assert stored == (("42",) if backend.name == "sqlite" else ("42.0",))
+        flag = (
+            "INSERT INTO mirror_outbox (tenant_id, session_id, op, version, created_at) "
+            "VALUES (?, ?, ?, ?, ?)"
+        )
+        if backend.name == "sqlite":
+            backend.sql.execute(flag, ("t", "s", "op", True, 1))
+        else:
+            with pytest.raises(Exception, match="cannot store TEXT value in INTEGER column"):
+                backend.sql.execute(flag, ("t", "s", "op", True, 1))
