@@ -1,0 +1,212 @@
+"""The HTTP API through the real ASGI stack (FastAPI + Starlette's test client), local mode."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent_sessions.api.app import MAX_REQUEST_BYTES
+from agent_sessions.engine.limits import MAX_ENTRY_BYTES
+from agent_sessions.local.server import local_app
+
+
+@pytest.fixture
+def client(tmp_path: Path) -> Iterator[TestClient]:
+    app = local_app(tmp_path)
+    with TestClient(app, raise_server_exceptions=False) as test_client:
+        yield test_client
+    app.state.store.close()
+
+
+def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = response.json()
+    assert set(body) == {"error"}
+    assert body["error"]["code"] == code
+    assert body["error"]["message"]
+    return body["error"]
+
+
+def test_round_trip_create_append_read(client: TestClient) -> None:
+    created = client.post("/v1/sessions", json={"id": "s1", "user_id": "u1", "title": "Hi"})
+    assert created.status_code == 201
+    assert created.json()["id"] == "s1"
+    appended = client.post(
+        "/v1/sessions/s1/entries",
+        json={
+            "entries": [
+                {"type": "message", "role": "user", "content": "hello"},
+                {"type": "tool_call", "payload": {"name": "search", "args": {"q": "x"}}},
+                {"type": "message", "role": "assistant", "content": "hi", "output_tokens": 3},
+            ]
+        },
+    )
+    assert appended.status_code == 201, appended.text
+    assert [e["seq"] for e in appended.json()["entries"]] == [1, 2, 3]
+    page = client.get("/v1/sessions/s1/entries").json()
+    assert [e["content"] for e in page["entries"]] == ["hello", None, "hi"]
+    assert page["entries"][1]["payload"] == {"name": "search", "args": {"q": "x"}}
+    assert page["has_more"] is False
+    assert page["next_cursor"] is None
+    session = client.get("/v1/sessions/s1").json()
+    assert (session["entry_count"], session["message_count"], session["last_seq"]) == (3, 2, 3)
+    assert session["output_tokens"] == 3
+
+
+def test_generated_id(client: TestClient) -> None:
+    created = client.post("/v1/sessions", json={})
+    assert created.status_code == 201
+    session_id = created.json()["id"]
+    assert client.get(f"/v1/sessions/{session_id}").status_code == 200
+
+
+def test_pages_with_cursor_types_and_order(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "p"})
+    entries = [{"type": "message" if i % 2 else "tool_call"} for i in range(7)]
+    client.post("/v1/sessions/p/entries", json={"entries": entries})
+    seen: list[int] = []
+    cursor = 0
+    while True:
+        page = client.get("/v1/sessions/p/entries", params={"after_seq": cursor, "limit": 3}).json()
+        seen += [e["seq"] for e in page["entries"]]
+        if not page["has_more"]:
+            break
+        cursor = page["next_cursor"]
+    assert seen == [1, 2, 3, 4, 5, 6, 7]
+    page = client.get(
+        "/v1/sessions/p/entries", params={"types": ["message"], "order": "desc", "limit": 2}
+    ).json()
+    assert [e["seq"] for e in page["entries"]] == [6, 4]
+    assert page["next_cursor"] == 4
+
+
+def test_flue_style_blob_store(client: TestClient) -> None:
+    """A single-blob store (Flue's id, data, updated_at) needs only these two calls."""
+    client.post("/v1/sessions", json={"id": "flue-1"})
+    blob = {"messages": [{"role": "user", "content": "hi"}], "nested": {"list": [1, 2.5, None]}}
+    saved = client.put("/v1/sessions/flue-1/data", json={"data": blob})
+    assert saved.status_code == 200, saved.text
+    loaded = client.get("/v1/sessions/flue-1/data").json()
+    assert loaded["data"] == blob
+    assert loaded["updated_at"] == saved.json()["updated_at"]
+    assert loaded["id"] == "flue-1"
+
+
+def test_delete(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "d"})
+    deleted = client.delete("/v1/sessions/d")
+    assert deleted.status_code == 200
+    assert deleted.json()["deleted"] is True
+    error_of(client.get("/v1/sessions/d"), 404, "not_found")
+    error_of(client.delete("/v1/sessions/d"), 404, "not_found")
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("get", "/v1/sessions/nope", None),
+        ("get", "/v1/sessions/nope/data", None),
+        ("put", "/v1/sessions/nope/data", {"data": 1}),
+        ("post", "/v1/sessions/nope/entries", {"entries": [{"type": "message"}]}),
+        ("get", "/v1/sessions/nope/entries", None),
+        ("delete", "/v1/sessions/nope", None),
+    ],
+)
+def test_unknown_session_is_404(client: TestClient, method: str, path: str, body: Any) -> None:
+    kwargs = {} if body is None else {"json": body}
+    error_of(client.request(method.upper(), path, **kwargs), 404, "not_found")
+
+
+def test_creating_an_existing_id_is_409(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "dup", "title": "first"})
+    error_of(
+        client.post("/v1/sessions", json={"id": "dup", "title": "second"}), 409, "already_exists"
+    )
+    assert client.get("/v1/sessions/dup").json()["title"] == "first"
+
+
+def test_malformed_json_is_400(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "m"})
+    response = client.put(
+        "/v1/sessions/m/data",
+        content=b'{"data": {"a": ',
+        headers={"content-type": "application/json"},
+    )
+    error_of(response, 400, "malformed")
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"entries": [{"role": "user", "content": "no type"}]},
+        {"entries": [{"type": "gossip"}]},
+        {"entries": [{"type": "message", "input_tokens": -5}]},
+        {"entries": [{"type": "message", "unknown": 1}]},
+        {"entries": [{"type": "message", "id": "white space"}]},
+        {"entries": []},
+        {"entries": "nope"},
+        {},
+    ],
+)
+def test_invalid_appends_are_422_and_write_nothing(client: TestClient, body: Any) -> None:
+    client.post("/v1/sessions", json={"id": "v"})
+    before = client.get("/v1/sessions/v").json()
+    error_of(client.post("/v1/sessions/v/entries", json=body), 422, "invalid")
+    assert client.get("/v1/sessions/v").json() == before
+
+
+def test_bad_session_id_in_path_is_422(client: TestClient) -> None:
+    error_of(client.get("/v1/sessions/..hidden"), 422, "invalid")
+
+
+def test_oversize_entry_is_413_and_writes_nothing(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "big"})
+    before = client.get("/v1/sessions/big").json()
+    huge = {"type": "message", "content": "x" * (MAX_ENTRY_BYTES + 1)}
+    error = error_of(
+        client.post("/v1/sessions/big/entries", json={"entries": [huge]}), 413, "too_large"
+    )
+    assert error["details"]["limit"] == MAX_ENTRY_BYTES
+    assert client.get("/v1/sessions/big").json() == before
+    assert client.get("/v1/sessions/big/entries").json()["entries"] == []
+
+
+def test_oversize_body_is_413_before_parsing(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "body"})
+    payload = b'{"data": "' + b"x" * (MAX_REQUEST_BYTES + 1) + b'"}'
+    response = client.put(
+        "/v1/sessions/body/data", content=payload, headers={"content-type": "application/json"}
+    )
+    error_of(response, 413, "too_large")
+    assert client.get("/v1/sessions/body/data").json()["data"] is None
+
+
+def test_version_conflict_is_409_with_current_version(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "c"})
+    error = error_of(
+        client.put("/v1/sessions/c/data", json={"data": 1, "expected_version": 5}),
+        409,
+        "version_conflict",
+    )
+    assert error["details"]["current_version"] == 1
+
+
+def test_unknown_route_uses_the_error_shape(client: TestClient) -> None:
+    error_of(client.get("/v1/nothing-here"), 404, "not_found")
+
+
+def test_openapi_describes_every_route(client: TestClient) -> None:
+    spec = client.get("/openapi.json").json()
+    assert spec["openapi"].startswith("3.1")
+    assert set(spec["paths"]) == {
+        "/v1/sessions",
+        "/v1/sessions/{session_id}",
+        "/v1/sessions/{session_id}/data",
+        "/v1/sessions/{session_id}/entries",
+        "/healthz",
+    }
+    assert client.get("/docs").status_code == 200
