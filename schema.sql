@@ -66,7 +66,11 @@ CREATE TABLE IF NOT EXISTS store_meta (
 ) STRICT;
 
 -- Mirror work, written in the same transaction as the change it describes, and removed
--- only after D1 has acknowledged it. The id orders the work.
+-- only after D1 has acknowledged it. The id orders the work. op is one of
+--   upsert_session  the session row changed (ship the current row);
+--   append_entries  entries seq_from..seq_to were added (seq_from advances as pages ship);
+--   delete_session  the session was deleted at `version` (a tombstone);
+--   resync          rebuild this session's D1 rows from scratch (see parity repair).
 CREATE TABLE IF NOT EXISTS mirror_outbox (
   id          INTEGER PRIMARY KEY,
   tenant_id   TEXT    NOT NULL,
@@ -76,6 +80,18 @@ CREATE TABLE IF NOT EXISTS mirror_outbox (
   seq_from    INTEGER,
   seq_to      INTEGER,
   created_at  INTEGER NOT NULL
+) STRICT;
+
+-- The drain's health: consecutive failures, the last error, and when to try again.
+-- One row (id = 1); pending count and age come from mirror_outbox itself.
+CREATE TABLE IF NOT EXISTS mirror_state (
+  id               INTEGER PRIMARY KEY CHECK (id = 1),
+  attempts         INTEGER NOT NULL DEFAULT 0,
+  last_error       TEXT,
+  last_attempt_at  INTEGER,
+  last_success_at  INTEGER,
+  next_attempt_at  INTEGER,
+  delivered        INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 -- @section d1

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,10 +18,8 @@ from agent_sessions.local.server import local_app
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    app = local_app(tmp_path)
-    with TestClient(app, raise_server_exceptions=False) as test_client:
+    with TestClient(local_app(tmp_path), raise_server_exceptions=False) as test_client:
         yield test_client
-    app.state.store.close()
 
 
 def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
@@ -207,6 +207,60 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
         "/v1/sessions/{session_id}",
         "/v1/sessions/{session_id}/data",
         "/v1/sessions/{session_id}/entries",
+        "/v1/sessions/{session_id}/mirror",
+        "/v1/sessions/{session_id}/mirror/verify",
+        "/v1/sessions/{session_id}/mirror/resync",
         "/healthz",
     }
     assert client.get("/docs").status_code == 200
+
+
+def mirrored(client: TestClient, session_id: str) -> dict[str, Any]:
+    """Wait for the background drain: local mode drains right after each write."""
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        status = client.get(f"/v1/sessions/{session_id}/mirror").json()
+        if status["pending"] == 0:
+            return status
+        time.sleep(0.02)
+    pytest.fail(f"the mirror of {session_id} did not catch up")
+
+
+def test_writes_reach_the_local_d1_file(client: TestClient, tmp_path: Path) -> None:
+    client.post("/v1/sessions", json={"id": "m", "user_id": "ada", "agent_name": "helper"})
+    client.post("/v1/sessions/m/entries", json={"entries": [{"type": "message", "content": "a"}]})
+    client.put("/v1/sessions/m/data", json={"data": {"k": 1}})
+    status = mirrored(client, "m")
+    assert status["delivered"] >= 3
+    assert status["last_error"] is None
+    d1 = sqlite3.connect(tmp_path / "d1.sqlite")
+    assert d1.execute("SELECT user_id, version, data FROM sessions").fetchall() == [
+        ("ada", 3, '{"k":1}')
+    ]
+    assert d1.execute("SELECT seq, content FROM session_entries").fetchall() == [(1, "a")]
+    assert client.post("/v1/sessions/m/mirror/verify").json()["equal"] is True
+    d1.execute("DELETE FROM session_entries")
+    d1.commit()
+    report = client.post("/v1/sessions/m/mirror/verify").json()
+    assert report["counts"]["missing"] == 1
+    resync = client.post("/v1/sessions/m/mirror/resync")
+    assert resync.status_code == 202
+    mirrored(client, "m")
+    assert client.post("/v1/sessions/m/mirror/verify").json()["equal"] is True
+    health = client.get("/healthz").json()
+    assert health["mirror"] == {
+        "pending": 0,
+        "sessions_pending": 0,
+        "lag_ms": 0,
+        "last_error": None,
+    }
+
+
+def test_a_deleted_session_leaves_d1(client: TestClient, tmp_path: Path) -> None:
+    client.post("/v1/sessions", json={"id": "gone"})
+    client.post("/v1/sessions/gone/entries", json={"entries": [{"type": "message"}]})
+    client.delete("/v1/sessions/gone")
+    mirrored(client, "gone")
+    d1 = sqlite3.connect(tmp_path / "d1.sqlite")
+    assert d1.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    assert d1.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -95,6 +96,14 @@ def test_curl_round_trip(server: Server, data_dir: Path) -> None:
     assert (data_dir / "sessions" / "default" / "demo.sqlite").exists()
     status, body = server.call("GET", "/v1/sessions/missing")
     assert (status, body["error"]["code"]) == (404, "not_found")
+    deadline = time.monotonic() + 10
+    while server.call("GET", "/v1/sessions/demo/mirror")[1]["pending"]:
+        assert time.monotonic() < deadline, "the local D1 mirror did not catch up"
+        time.sleep(0.05)
+    d1 = sqlite3.connect(data_dir / "d1.sqlite")
+    assert d1.execute(
+        "SELECT count(*) FROM session_entries WHERE session_id = 'demo'"
+    ).fetchone() == (3,)
 
 
 def test_start_up_banner_names_the_url_and_docs(data_dir: Path) -> None:

@@ -31,12 +31,19 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
 }
 
 
-def create_app(resolve: Resolver) -> FastAPI:
+def create_app(
+    resolve: Resolver,
+    health: Callable[[], dict[str, Any]] | None = None,
+    lifespan: Any = None,
+) -> FastAPI:
+    """`health` reports the mirror across sessions where the host can see them all (local
+    mode); in the Worker each session's DO reports its own (`GET .../mirror`)."""
     app = FastAPI(
         title="agent-sessions",
         version=__version__,
         description="Persistent AI-agent sessions: one Durable Object per session, mirrored to D1.",
         responses=_ERRORS,
+        lifespan=lifespan,
     )
     app.state.resolve = resolve
     install_error_handlers(app)
@@ -45,6 +52,6 @@ def create_app(resolve: Resolver) -> FastAPI:
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, Any]:
-        return {"ok": True, "version": __version__}
+        return {"ok": True, "version": __version__, "mirror": health() if health else None}
 
     return app

@@ -123,6 +123,44 @@ class EntryPage(BaseModel):
     )
 
 
+class MirrorStatus(BaseModel):
+    pending: int = Field(description="Outbox rows not yet acknowledged by D1.")
+    oldest_pending_at: int | None
+    lag_ms: int = Field(description="Age of the oldest pending row: how far D1 is behind.")
+    attempts: int = Field(description="Consecutive failed batches (0 when healthy).")
+    last_error: str | None
+    last_attempt_at: int | None
+    last_success_at: int | None
+    next_attempt_at: int | None
+    delivered: int = Field(description="Outbox rows delivered, all time.")
+
+
+class ParityCounts(BaseModel):
+    missing: int
+    extra: int
+    different: int
+
+
+class ParitySeqs(BaseModel):
+    missing: list[int]
+    extra: list[int]
+    different: list[int]
+
+
+class ParityReport(BaseModel):
+    id: str
+    equal: bool
+    session_equal: bool
+    counts: ParityCounts
+    entries: ParitySeqs = Field(description="The first differing seqs of each kind.")
+
+
+class Resync(BaseModel):
+    id: str
+    resync: bool
+    exists: bool
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str

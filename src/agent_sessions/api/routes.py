@@ -15,6 +15,9 @@ from .models import (
     Deleted,
     EntryPage,
     EntryType,
+    MirrorStatus,
+    ParityReport,
+    Resync,
     Session,
     SessionCreate,
     SessionData,
@@ -95,3 +98,23 @@ async def read_entries(
     entries = page["entries"]
     page["next_cursor"] = entries[-1]["seq"] if page["has_more"] else None
     return page
+
+
+@router.get("/sessions/{session_id}/mirror", response_model=MirrorStatus, tags=["mirror"])
+async def mirror_status(key: KeyDep, store: SessionsDep) -> Any:
+    """The D1 mirror of this session: pending outbox rows, lag, failures."""
+    return await store.mirror_status(key)
+
+
+@router.post("/sessions/{session_id}/mirror/verify", response_model=ParityReport, tags=["mirror"])
+async def verify_mirror(key: KeyDep, store: SessionsDep) -> Any:
+    """Compare this session's rows in D1 with the Durable Object's, column by column."""
+    return await store.verify_mirror(key)
+
+
+@router.post(
+    "/sessions/{session_id}/mirror/resync", status_code=202, response_model=Resync, tags=["mirror"]
+)
+async def resync_mirror(key: KeyDep, store: SessionsDep) -> Any:
+    """Rebuild this session's D1 rows from the Durable Object (queued, then drained)."""
+    return await store.resync_mirror(key)

@@ -12,18 +12,8 @@ from typing import Any
 
 from ..engine import SessionKey
 
-Transport = Callable[[SessionKey, str, tuple[Any, ...]], Awaitable[dict[str, Any]]]
+Transport = Callable[[SessionKey, str, tuple[Any, ...]], Awaitable[Any]]
 """(key, operation name, positional arguments) -> the engine's JSON-able result."""
-
-OPERATIONS = (
-    "create_session",
-    "get_session",
-    "delete_session",
-    "save_data",
-    "load_data",
-    "append",
-    "read_entries",
-)
 
 
 class Sessions:
@@ -63,3 +53,12 @@ class Sessions:
     ) -> dict[str, Any]:
         args = (after_seq, before_seq, None if types is None else list(types), limit, order)
         return await self._send(key, "read_entries", args)
+
+    async def mirror_status(self, key: SessionKey) -> dict[str, Any]:
+        return await self._send(key, "mirror_status", ())
+
+    async def verify_mirror(self, key: SessionKey) -> dict[str, Any]:
+        return await self._send(key, "verify_mirror", ())
+
+    async def resync_mirror(self, key: SessionKey) -> dict[str, Any]:
+        return await self._send(key, "resync_mirror", ())

@@ -175,6 +175,23 @@ class SessionEngine:
 
         return self._sql.transaction(write)
 
+    def resync_mirror(self, key: SessionKey) -> dict[str, Any]:
+        """Queue a rebuild of this session's D1 rows from this store: D1's rows are purged and
+        the current ones sent again. For a session that no longer exists, only the purge."""
+
+        def write() -> dict[str, Any]:
+            rows = self._sql.execute(q.SELECT_SESSION, key.params)
+            now = self._clock()
+            version = rows[0]["version"] if rows else self._version_floor(key)
+            self._record(key, "resync", version, now)
+            if rows:
+                last = rows[0]["last_seq"]
+                op = "append_entries" if last else "upsert_session"
+                self._record(key, op, version, now, 1 if last else None, last or None)
+            return {"id": key.session_id, "resync": True, "exists": bool(rows)}
+
+        return self._sql.transaction(write)
+
     # -- the opaque blob (Flue's id, data, updated_at) ---------------------------------------
 
     def save_data(self, key: SessionKey, data: Any, expected_version: Any = None) -> dict[str, Any]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 from fastapi import FastAPI
@@ -11,10 +14,21 @@ from ..api.sessions import Sessions
 from .store import LocalStore
 
 
-def local_app(data_dir: str | Path) -> FastAPI:
-    store = LocalStore(data_dir)
+def local_app(data_dir: str | Path, store: LocalStore | None = None) -> FastAPI:
+    store = store or LocalStore(data_dir)
     sessions = Sessions(store.transport)
-    app = create_app(lambda _request: sessions)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        alarms = asyncio.create_task(store.run_alarms())
+        try:
+            yield
+        finally:
+            alarms.cancel()
+            await store.settle()
+            store.close()
+
+    app = create_app(lambda _request: sessions, health=store.health, lifespan=lifespan)
     app.state.store = store
     return app
 

@@ -1,13 +1,16 @@
-"""Values crossing RPC into Python.
+"""Values crossing RPC between the gateway and the Durable Object.
 
-RPC arguments of a Python Durable Object may arrive as JS proxies (objects, arrays, null).
-`to_python` turns them into plain dicts, lists and None with the SDK's own converter, and
-leaves values that are already Python untouched.
+RPC arguments may arrive as JS proxies (objects, arrays, null); `to_python` turns them into
+plain dicts, lists and None with the SDK's own converter, and leaves Python values alone.
+Exceptions lose their type crossing RPC, so results travel as {"ok": ...} and engine errors
+as {"error": {...}}, which the caller turns back into the same typed exception.
 """
 
 from __future__ import annotations
 
 from typing import Any
+
+from ..engine import SessionError
 
 
 def to_python(value: Any) -> Any:
@@ -18,24 +21,8 @@ def to_python(value: Any) -> Any:
     return python_from_rpc(value)
 
 
-def reply(call: Any) -> dict[str, Any]:
-    """Run `call()` and wrap its result for RPC: {"ok": result} or {"error": {...}}.
-
-    Exceptions lose their type crossing RPC, so engine errors travel as data and the caller
-    rebuilds them (`SessionError.from_dict`). Anything else is a real fault and propagates.
-    """
-    from ..engine import SessionError  # noqa: PLC0415 - keep this module import-light
-
-    try:
-        return {"ok": call()}
-    except SessionError as exc:
-        return {"error": exc.to_dict()}
-
-
-def unwrap(answer: Any) -> dict[str, Any]:
-    """The caller's side of `reply`."""
-    from ..engine import SessionError  # noqa: PLC0415
-
+def unwrap(answer: Any) -> Any:
+    """The gateway's side: the result, or the engine error the DO answered with."""
     answer = to_python(answer)
     if "error" in answer:
         raise SessionError.from_dict(answer["error"])

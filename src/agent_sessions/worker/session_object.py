@@ -1,54 +1,87 @@
 """The Durable Object: one per session, the source of truth for its state.
 
-A thin shell: it opens the engine on `ctx.storage.sql` and exposes each engine operation as a
-public RPC method with positional arguments (tenant_id, session_id, ...). It does not import
-FastAPI or pydantic, so a request that only reaches the DO does not pay for them.
+A thin shell: it runs a `SessionHost` on `ctx.storage.sql` with the D1 mirror, and exposes
+each operation as a public RPC method with positional arguments (tenant_id, session_id, ...).
+After a write it sets the alarm before answering (so the retry is as durable as the write)
+and drains at once in the background (`waitUntil`). The alarm drains again until D1 has
+everything. It does not import FastAPI or pydantic, so RPC-only traffic skips their start-up.
 """
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from workers import DurableObject
 
+from ..adapters.d1 import D1Mirror
 from ..adapters.durable_object import DurableObjectSql
-from ..engine import SessionEngine, SessionKey
-from .boundary import reply, to_python
+from ..engine import SessionError, SessionKey
+from ..engine.sessions import now_ms
+from ..host import SessionHost
+from ..mirror.limits import FAST_PATH_DELAY_MS
+from .boundary import to_python
 
 
 class SessionObject(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
-        self.engine = SessionEngine(DurableObjectSql(ctx.storage))
+        self.host = SessionHost(DurableObjectSql(ctx.storage), D1Mirror(env.DB), self._after_write)
+        self._alarm_at: int | None = None
+        """The alarm this instance knows it set; None: unknown, ask the storage."""
 
-    def _run(self, operation: str, tenant_id: Any, session_id: Any, *args: Any) -> dict[str, Any]:
-        def call() -> Any:
+    async def _after_write(self) -> None:
+        await self._alarm_no_later_than(now_ms() + FAST_PATH_DELAY_MS)
+        self.ctx.waitUntil(asyncio.ensure_future(self._drain()))
+
+    async def _alarm_no_later_than(self, at: int) -> None:
+        if self._alarm_at is None:
+            current = await self.ctx.storage.getAlarm()
+            self._alarm_at = None if current is None else int(current)
+        if self._alarm_at is None or self._alarm_at > at:
+            await self.ctx.storage.setAlarm(at)
+            self._alarm_at = at
+
+    async def _drain(self) -> None:
+        status = await self.host.drain.drain()
+        if status["next_attempt_at"] is not None:
+            await self._alarm_no_later_than(status["next_attempt_at"])
+
+    async def alarm(self, *_: Any) -> None:
+        """Alarms are at-least-once; a drain with nothing pending does nothing."""
+        self._alarm_at = None
+        await self._drain()
+
+    async def _run(self, operation: str, tenant_id: Any, session_id: Any, *args: Any) -> Any:
+        """Engine errors travel as data (see boundary); any other exception is a real fault."""
+        try:
             key = SessionKey(to_python(tenant_id), to_python(session_id))
-            return getattr(self.engine, operation)(key, *(to_python(a) for a in args))
+            result = await self.host.call(operation, key, tuple(to_python(a) for a in args))
+        except SessionError as exc:
+            return {"error": exc.to_dict()}
+        return {"ok": result}
 
-        return reply(call)
+    async def create_session(self, tenant_id: str, session_id: str, fields: Any) -> Any:
+        return await self._run("create_session", tenant_id, session_id, fields)
 
-    async def create_session(self, tenant_id: str, session_id: str, fields: Any) -> dict[str, Any]:
-        return self._run("create_session", tenant_id, session_id, fields)
+    async def get_session(self, tenant_id: str, session_id: str) -> Any:
+        return await self._run("get_session", tenant_id, session_id)
 
-    async def get_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        return self._run("get_session", tenant_id, session_id)
-
-    async def delete_session(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        return self._run("delete_session", tenant_id, session_id)
+    async def delete_session(self, tenant_id: str, session_id: str) -> Any:
+        return await self._run("delete_session", tenant_id, session_id)
 
     async def save_data(
         self, tenant_id: str, session_id: str, data: Any, expected_version: Any
-    ) -> dict[str, Any]:
-        return self._run("save_data", tenant_id, session_id, data, expected_version)
+    ) -> Any:
+        return await self._run("save_data", tenant_id, session_id, data, expected_version)
 
-    async def load_data(self, tenant_id: str, session_id: str) -> dict[str, Any]:
-        return self._run("load_data", tenant_id, session_id)
+    async def load_data(self, tenant_id: str, session_id: str) -> Any:
+        return await self._run("load_data", tenant_id, session_id)
 
     async def append(
         self, tenant_id: str, session_id: str, entries: Any, expected_version: Any
-    ) -> dict[str, Any]:
-        return self._run("append", tenant_id, session_id, entries, expected_version)
+    ) -> Any:
+        return await self._run("append", tenant_id, session_id, entries, expected_version)
 
     async def read_entries(
         self,
@@ -59,7 +92,16 @@ class SessionObject(DurableObject):
         types: Any,
         limit: Any,
         order: Any,
-    ) -> dict[str, Any]:
-        return self._run(
+    ) -> Any:
+        return await self._run(
             "read_entries", tenant_id, session_id, after_seq, before_seq, types, limit, order
         )
+
+    async def mirror_status(self, tenant_id: str, session_id: str) -> Any:
+        return await self._run("mirror_status", tenant_id, session_id)
+
+    async def verify_mirror(self, tenant_id: str, session_id: str) -> Any:
+        return await self._run("verify_mirror", tenant_id, session_id)
+
+    async def resync_mirror(self, tenant_id: str, session_id: str) -> Any:
+        return await self._run("resync_mirror", tenant_id, session_id)

@@ -1,0 +1,100 @@
+"""Draining the outbox to D1: in order, in batches, retried with backoff, never given up.
+
+The drain runs right after a write (the fast path, `waitUntil` in a DO) and from the alarm
+(the guarantee). One drain runs at a time per store; a drain requested while one runs is
+folded into it. A failed batch leaves the outbox untouched and schedules the next attempt.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import random
+from collections.abc import Callable
+from typing import Any
+
+from ..engine.ports import SqlPort
+from ..engine.sessions import now_ms
+from . import statements as q
+from .limits import BACKOFF_BASE_MS, BACKOFF_CAP_MS, STATEMENTS_PER_DRAIN
+from .plan import acknowledge, plan_batch
+from .ports import MirrorPort
+
+MAX_ERROR_TEXT = 500
+
+
+def backoff_ms(attempts: int, jitter: float) -> int:
+    """Exponential backoff with jitter: about 1 s, 2 s, 4 s ... capped at 5 minutes."""
+    ceiling = min(BACKOFF_CAP_MS, BACKOFF_BASE_MS * 2 ** max(0, attempts - 1))
+    return int(ceiling * (0.5 + 0.5 * jitter))
+
+
+class MirrorDrain:
+    def __init__(
+        self,
+        sql: SqlPort,
+        port: MirrorPort,
+        clock: Callable[[], int] = now_ms,
+        jitter: Callable[[], float] = random.random,
+    ) -> None:
+        self._sql = sql
+        self._port = port
+        self._clock = clock
+        self._jitter = jitter
+        self._lock: asyncio.Lock | None = None
+
+    async def drain(self, max_statements: int = STATEMENTS_PER_DRAIN) -> dict[str, Any]:
+        """Send pending work until the outbox is empty, a batch fails, or the budget is spent.
+
+        Returns the mirror status; `next_attempt_at` says when to run again (None: idle).
+        """
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            sent = 0
+            while sent < max_statements:
+                batch = plan_batch(self._sql)
+                if batch is None:
+                    break
+                try:
+                    await self._port.apply(batch.statements)
+                except Exception as exc:
+                    self._record_failure(exc)
+                    break
+                now = self._clock()
+
+                def forget(done: Any = batch, at: int = now) -> None:
+                    acknowledge(self._sql, done)
+                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered))
+
+                self._sql.transaction(forget)
+                sent += len(batch.statements)
+            return self.status()
+
+    def _record_failure(self, exc: Exception) -> None:
+        now = self._clock()
+        state = self._sql.execute(q.SELECT_STATE)
+        attempts = (state[0]["attempts"] if state else 0) + 1
+        retry_at = now + backoff_ms(attempts, self._jitter())
+        error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]
+        self._sql.execute(q.RECORD_FAILURE, (error, now, retry_at, retry_at))
+
+    def status(self) -> dict[str, Any]:
+        """Pending count, oldest pending age, attempts and the last error."""
+        stats = self._sql.execute(q.OUTBOX_STATS)[0]
+        rows = self._sql.execute(q.SELECT_STATE)
+        state = dict(rows[0]) if rows else {
+            "attempts": 0, "last_error": None, "last_attempt_at": None,
+            "last_success_at": None, "next_attempt_at": None, "delivered": 0,
+        }  # fmt: skip
+        pending = stats["pending"]
+        oldest = stats["oldest"]
+        if pending and state["next_attempt_at"] is None:
+            state["next_attempt_at"] = self._clock()  # work arrived after the last drain
+        if not pending:
+            state["next_attempt_at"] = None
+        return {
+            "pending": pending,
+            "oldest_pending_at": oldest,
+            "lag_ms": max(0, self._clock() - oldest) if oldest is not None else 0,
+            **state,
+        }

@@ -1,0 +1,94 @@
+"""The mirror's SQL, by name: what it reads from the DO, and what it sends to D1.
+
+D1 statements are idempotent and guarded: a session row moves only forward in version,
+entries are keyed on (tenant_id, session_id, seq), and a tombstone never removes rows of a
+newer incarnation of the same session id.
+"""
+
+from __future__ import annotations
+
+from functools import cache
+
+from ..engine.ddl import ENTRY_COLUMNS, SESSION_COLUMNS
+from ..engine.statements import ENTRY_KEY, SESSION_KEY
+from .limits import MAX_PARAMS
+
+# -- the Durable Object side ------------------------------------------------------------
+
+SELECT_OUTBOX_HEAD = (
+    "SELECT id, tenant_id, session_id, op, version, seq_from, seq_to, created_at "
+    "FROM mirror_outbox ORDER BY id LIMIT ?"
+)
+LAST_RESET = (
+    "SELECT max(id) AS id FROM mirror_outbox WHERE tenant_id = ? AND session_id = ? "
+    "AND op IN ('delete_session', 'resync')"
+)
+DELETE_OUTBOX_THROUGH = "DELETE FROM mirror_outbox WHERE id <= ?"
+ADVANCE_OUTBOX = "UPDATE mirror_outbox SET seq_from = ? WHERE id = ?"
+OUTBOX_STATS = "SELECT count(*) AS pending, min(created_at) AS oldest FROM mirror_outbox"
+
+SELECT_SESSION_ROW = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE {SESSION_KEY}"
+SELECT_ENTRY_ROWS = (
+    f"SELECT {', '.join(ENTRY_COLUMNS)} FROM session_entries "
+    f"WHERE {ENTRY_KEY} AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"
+)
+
+SELECT_STATE = (
+    "SELECT attempts, last_error, last_attempt_at, last_success_at, next_attempt_at, delivered "
+    "FROM mirror_state WHERE id = 1"
+)
+RECORD_FAILURE = (
+    "INSERT INTO mirror_state (id, attempts, last_error, last_attempt_at, next_attempt_at) "
+    "VALUES (1, 1, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET attempts = attempts + 1, "
+    "last_error = excluded.last_error, last_attempt_at = excluded.last_attempt_at, "
+    "next_attempt_at = ?"
+)
+RECORD_SUCCESS = (
+    "INSERT INTO mirror_state (id, attempts, last_attempt_at, last_success_at, delivered) "
+    "VALUES (1, 0, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET attempts = 0, last_error = NULL, "
+    "last_attempt_at = excluded.last_attempt_at, last_success_at = excluded.last_success_at, "
+    "next_attempt_at = NULL, delivered = delivered + excluded.delivered"
+)
+
+# -- the D1 side --------------------------------------------------------------------------
+
+_SESSION_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in SESSION_COLUMNS[2:])
+UPSERT_SESSION = (
+    f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
+    f"VALUES ({', '.join('?' for _ in SESSION_COLUMNS)}) "
+    f"ON CONFLICT (tenant_id, id) DO UPDATE SET {_SESSION_UPDATES} "
+    "WHERE excluded.version > sessions.version"
+)
+
+ENTRY_ROWS_PER_UPSERT = MAX_PARAMS // len(ENTRY_COLUMNS)
+_ENTRY_UPDATES = ", ".join(f"{c} = excluded.{c}" for c in ENTRY_COLUMNS[3:])
+
+
+@cache
+def upsert_entries(rows: int) -> str:
+    """A multi-row upsert of `rows` entries (1 <= rows <= ENTRY_ROWS_PER_UPSERT)."""
+    one = f"({', '.join('?' for _ in ENTRY_COLUMNS)})"
+    return (
+        f"INSERT INTO session_entries ({', '.join(ENTRY_COLUMNS)}) "
+        f"VALUES {', '.join(one for _ in range(rows))} "
+        f"ON CONFLICT (tenant_id, session_id, seq) DO UPDATE SET {_ENTRY_UPDATES}"
+    )
+
+
+# A tombstone at version V removes the session's rows unless D1 already holds a newer
+# incarnation (a session re-created with the same id has a version above V).
+TOMBSTONE_ENTRIES = (
+    f"DELETE FROM session_entries WHERE {ENTRY_KEY} AND NOT EXISTS "
+    f"(SELECT 1 FROM sessions WHERE {SESSION_KEY} AND version > ?)"
+)
+TOMBSTONE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY} AND version < ?"
+# A resync starts from nothing, whatever D1 holds.
+PURGE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY}"
+PURGE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY}"
+
+# Parity reads, against D1 (and the same text against the DO).
+PARITY_SESSION = SELECT_SESSION_ROW
+PARITY_ENTRIES = (
+    f"SELECT {', '.join(ENTRY_COLUMNS)} FROM session_entries "
+    f"WHERE {ENTRY_KEY} AND seq > ? ORDER BY seq LIMIT ?"
+)

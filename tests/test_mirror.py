@@ -1,0 +1,376 @@
+"""The D1 mirror: outbox, drain, guards, limits, failures, parity and repair.
+
+Each "Durable Object" here is a SessionHost on its own SQLite database with the DO's value
+rules; "D1" is a SQLite database with D1's value rules, behind a fault-injecting wrapper.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+from collections.abc import Sequence
+from typing import Any
+
+import pytest
+
+from agent_sessions.adapters.faulty_mirror import FaultyMirror
+from agent_sessions.adapters.runtime_values import DURABLE_OBJECT
+from agent_sessions.adapters.sqlite import SqliteSql, connect
+from agent_sessions.adapters.sqlite_mirror import SqliteMirror
+from agent_sessions.engine import SessionKey
+from agent_sessions.engine.ddl import ENTRY_COLUMNS, SESSION_COLUMNS
+from agent_sessions.engine.limits import MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
+from agent_sessions.engine.ports import SqlValue
+from agent_sessions.host import SessionHost
+from agent_sessions.mirror.drain import backoff_ms
+from agent_sessions.mirror.limits import MAX_PARAMS, STATEMENTS_PER_DRAIN
+from agent_sessions.mirror.ports import MirrorPort, Statement
+
+from .conftest import Clock
+
+
+class Recorder:
+    """Passes batches through, keeping them, and checks D1's per-statement limits."""
+
+    def __init__(self, inner: MirrorPort) -> None:
+        self.inner = inner
+        self.batches: list[list[Statement]] = []
+
+    async def apply(self, statements: Sequence[Statement]) -> None:
+        for sql, params in statements:
+            assert len(params) <= MAX_PARAMS, sql
+            assert len(sql.encode()) <= 100_000
+        self.batches.append(list(statements))
+        await self.inner.apply(statements)
+
+    async def query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Any]:
+        return await self.inner.query(sql, params)
+
+
+class Fleet:
+    """Many sessions, each with its own store (its "DO"), mirroring to one D1."""
+
+    def __init__(self, mirror: MirrorPort, clock: Clock) -> None:
+        self.mirror = mirror
+        self.clock = clock
+        self.hosts: dict[SessionKey, SessionHost] = {}
+        self.raw: dict[SessionKey, Any] = {}
+
+    def host(self, key: SessionKey) -> SessionHost:
+        if key not in self.hosts:
+            conn = connect(":memory:")
+            self.raw[key] = conn
+
+            async def after_write() -> None:  # the fast path: one immediate attempt
+                await self.hosts[key].drain.drain()
+
+            self.hosts[key] = SessionHost(
+                SqliteSql(conn, DURABLE_OBJECT), self.mirror, after_write, self.clock
+            )
+        return self.hosts[key]
+
+    async def call(self, key: SessionKey, operation: str, *args: Any) -> Any:
+        return await self.host(key).call(operation, key, args)
+
+    async def drain_until_quiet(self, rounds: int = 500) -> None:
+        """Play the alarms: drain every store with pending work until none is left."""
+        for _ in range(rounds):
+            busy = [h for h in self.hosts.values() if h.drain.status()["pending"]]
+            if not busy:
+                return
+            self.clock.now += 10 * 60_000  # past any backoff
+            for host in busy:
+                await host.drain.drain()
+        pytest.fail("the mirror did not go quiet")
+
+
+def run(coro: Any) -> Any:
+    return asyncio.run(coro)
+
+
+def rows(conn: Any, table: str, columns: tuple[str, ...]) -> list[tuple[Any, ...]]:
+    order = "tenant_id, id" if table == "sessions" else "tenant_id, session_id, seq"
+    return conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}").fetchall()
+
+
+def assert_d1_equals_the_dos(fleet: Fleet, d1: SqliteMirror) -> None:
+    """Row by row, on every shared column: nothing lost, duplicated or stale."""
+    for table, columns in (("sessions", SESSION_COLUMNS), ("session_entries", ENTRY_COLUMNS)):
+        expected = sorted(r for conn in fleet.raw.values() for r in rows(conn, table, columns))
+        actual = rows(d1.sql.connection, table, columns)
+        assert len(actual) == len(set(actual)), f"{table}: duplicated rows in D1"
+        missing = set(expected) - set(actual)
+        extra = set(actual) - set(expected)
+        assert not missing, f"{table}: {len(missing)} rows lost or stale in D1"
+        assert not extra, f"{table}: {len(extra)} rows extra or stale in D1"
+        assert actual == expected
+
+
+@pytest.fixture
+def d1() -> SqliteMirror:
+    return SqliteMirror(":memory:")
+
+
+def entry(i: int, size: int = 40) -> dict[str, Any]:
+    return {
+        "type": "message" if i % 3 else "tool_call",
+        "role": "user" if i % 2 else "assistant",
+        "content": f"entry {i} " + "x" * size,
+        "payload": {"i": i, "f": i / 7, "big": 2**52 + i, "ok": bool(i % 2)},
+        "input_tokens": i % 17,
+        "output_tokens": i % 5,
+    }
+
+
+def test_random_faults_lose_nothing(d1: SqliteMirror, clock: Clock) -> None:
+    """100 sessions, 10,000 entries, D1 failing ~30% of batches, before and after commit."""
+    seed = int(os.environ.get("MIRROR_SEED", random.randrange(2**32)))
+    print(f"MIRROR_SEED={seed}")  # replay a failure with this seed
+    rng = random.Random(seed)
+    faulty = FaultyMirror(Recorder(d1), random.Random(seed + 1), failure_rate=0.3)
+    fleet = Fleet(faulty, clock)
+    keys = [SessionKey(f"t{i % 3}", f"s{i:03d}") for i in range(100)]
+
+    async def scenario() -> None:
+        for key in keys:
+            await fleet.call(key, "create_session", {"user_id": f"u{rng.randrange(10)}"})
+        written = 0
+        while written < 10_000:
+            key = rng.choice(keys)
+            roll = rng.random()
+            clock.now += rng.randrange(0, 50)
+            if roll < 0.85:
+                n = min(rng.randint(1, 8), 10_000 - written)
+                await fleet.call(key, "append", [entry(written + i) for i in range(n)], None)
+                written += n
+            elif roll < 0.97:
+                await fleet.call(key, "save_data", {"turn": written, "note": "é✓"}, None)
+            else:  # delete and re-create: tombstones, then a new incarnation
+                await fleet.call(key, "delete_session")
+                await fleet.call(key, "create_session", {"title": "again"})
+        await fleet.drain_until_quiet()
+
+    run(scenario())
+    assert faulty.before_commit > 0, "failures before commit were injected"
+    assert faulty.after_commit > 0, "lost acknowledgements were injected"
+    assert faulty.timeouts > 0, "timeouts were injected"
+    assert_d1_equals_the_dos(fleet, d1)
+    (entries,) = d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone()
+    held = sum(
+        c.execute("SELECT count(*) FROM session_entries").fetchone()[0] for c in fleet.raw.values()
+    )
+    assert entries == held > 2_000, "random deletes remove some entries; every other one arrived"
+    for host in fleet.hosts.values():
+        status = host.drain.status()
+        assert status["pending"] == 0
+        assert status["attempts"] == 0
+
+
+def test_an_older_version_delivered_late_changes_nothing(d1: SqliteMirror, clock: Clock) -> None:
+    recorder = Recorder(d1)
+    fleet = Fleet(recorder, clock)
+    key = SessionKey("t", "s")
+
+    async def scenario() -> None:
+        await fleet.call(key, "create_session", {"title": "v1"})
+        await fleet.call(key, "save_data", {"n": 1}, None)
+        old = recorder.batches[-1]
+        await fleet.call(key, "save_data", {"n": 2}, None)
+        await recorder.apply(old)  # a stale retry arriving after the newer batch
+
+    run(scenario())
+    (version, data) = d1.sql.connection.execute("SELECT version, data FROM sessions").fetchone()
+    assert (version, data) == (3, '{"n":2}')
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_deletes_reach_d1_and_an_old_tombstone_spares_a_new_incarnation(
+    d1: SqliteMirror, clock: Clock
+) -> None:
+    recorder = Recorder(d1)
+    fleet = Fleet(recorder, clock)
+    key = SessionKey("t", "s")
+
+    async def scenario() -> None:
+        await fleet.call(key, "create_session", {})
+        await fleet.call(key, "append", [entry(i) for i in range(5)], None)
+        await fleet.call(key, "delete_session")
+        tombstone = recorder.batches[-1]
+        assert d1.sql.connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+        assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+        await fleet.call(key, "create_session", {"title": "new"})
+        await fleet.call(key, "append", [entry(i) for i in range(2)], None)
+        await recorder.apply(tombstone)  # replayed after the new incarnation landed
+
+    run(scenario())
+    assert d1.sql.connection.execute("SELECT title, version FROM sessions").fetchone() == ("new", 5)
+    assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (2,)
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_work_undone_by_a_later_tombstone_is_not_sent(d1: SqliteMirror, clock: Clock) -> None:
+    """While D1 is down a session is filled, deleted and re-created: D1 must end with the new
+    incarnation only, never the old entries under the new session row."""
+    faulty = FaultyMirror(Recorder(d1), random.Random(0), failure_rate=0)
+    fleet = Fleet(faulty, clock)
+    key = SessionKey("t", "s")
+
+    async def scenario() -> None:
+        await fleet.call(key, "create_session", {})
+        await fleet.call(key, "append", [entry(i) for i in range(10)], None)
+        faulty.down = True
+        await fleet.call(key, "append", [entry(i) for i in range(10, 20)], None)
+        await fleet.call(key, "delete_session")
+        await fleet.call(key, "create_session", {})
+        await fleet.call(key, "append", [entry(i) for i in range(3)], None)
+        faulty.down = False
+        await fleet.drain_until_quiet()
+
+    run(scenario())
+    assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (3,)
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_a_big_append_is_split_within_d1_limits(d1: SqliteMirror, clock: Clock) -> None:
+    recorder = Recorder(d1)
+    fleet = Fleet(recorder, clock)
+    key = SessionKey("t", "s")
+    run(fleet.call(key, "create_session", {}))
+    batch = [entry(i, size=2_000) for i in range(MAX_ENTRIES_PER_APPEND)]
+    run(fleet.call(key, "append", batch, None))
+    assert len(recorder.batches) > 1, "500 entries of 2 KB cannot travel as one batch"
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_an_entry_at_the_size_limit_still_mirrors(d1: SqliteMirror, clock: Clock) -> None:
+    recorder = Recorder(d1)
+    fleet = Fleet(recorder, clock)
+    key = SessionKey("t", "s")
+    run(fleet.call(key, "create_session", {}))
+    big = {"type": "message", "content": "y" * (MAX_ENTRY_BYTES - 10)}
+    run(fleet.call(key, "append", [entry(1), big, entry(2)], None))
+    statements = [s for b in recorder.batches for s in b if "session_entries" in s[0]]
+    alone = [s for s in statements if any(v == big["content"] for v in s[1])]
+    assert len(alone) == 1
+    assert len(alone[0][1]) == len(ENTRY_COLUMNS), "a near-limit entry travels alone"
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_coalescing_many_writes_into_one_upsert(d1: SqliteMirror, clock: Clock) -> None:
+    faulty = FaultyMirror(Recorder(d1), random.Random(0), failure_rate=0)
+    recorder = faulty.inner
+    assert isinstance(recorder, Recorder)
+    fleet = Fleet(faulty, clock)
+    key = SessionKey("t", "s")
+
+    async def scenario() -> None:
+        await fleet.call(key, "create_session", {})
+        faulty.down = True
+        for turn in range(100):
+            await fleet.call(key, "append", [entry(turn)], None)
+        faulty.down = False
+        await fleet.drain_until_quiet()
+
+    run(scenario())
+    sent = recorder.batches[-1] if len(recorder.batches) == 2 else None
+    assert sent is not None, "100 turns during an outage drain as one batch"
+    upserts = [s for s in sent if s[0].startswith("INSERT INTO sessions")]
+    assert len(upserts) == 1
+    assert len(sent) <= 1 + -(-100 // 8), "one session upsert plus multi-row entry upserts"
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_an_outage_is_recorded_backed_off_and_recovered(d1: SqliteMirror, clock: Clock) -> None:
+    faulty = FaultyMirror(d1, random.Random(0), failure_rate=0)
+    fleet = Fleet(faulty, clock)
+    key = SessionKey("t", "s")
+    faulty.down = True
+    run(fleet.call(key, "create_session", {}))
+    started = clock.now
+    drain = fleet.host(key).drain
+    retries = []
+    for _ in range(4):
+        clock.now += 1
+        status = run(drain.drain())
+        retries.append(status["next_attempt_at"] - clock.now)
+    assert status["pending"] == 1
+    assert status["attempts"] == 5
+    assert "unreachable" in status["last_error"]
+    assert status["lag_ms"] == clock.now - started
+    assert retries == sorted(retries), "the backoff grows"
+    assert d1.sql.connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    faulty.down = False
+    status = run(drain.drain())
+    assert (status["pending"], status["attempts"], status["last_error"]) == (0, 0, None)
+    assert status["next_attempt_at"] is None
+    assert status["delivered"] == 1
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+@pytest.mark.parametrize("attempts", [1, 2, 5, 10, 30])
+def test_backoff_is_bounded_and_jittered(attempts: int) -> None:
+    low, high = backoff_ms(attempts, 0.0), backoff_ms(attempts, 1.0)
+    assert 0 < low < high <= 5 * 60_000
+    assert low * 2 == high
+
+
+def test_one_drain_stays_within_the_invocation_budget(d1: SqliteMirror, clock: Clock) -> None:
+    faulty = FaultyMirror(Recorder(d1), random.Random(0), failure_rate=0)
+    fleet = Fleet(faulty, clock)
+    key = SessionKey("t", "s")
+    run(fleet.call(key, "create_session", {}))
+    faulty.down = True
+    for start in range(0, 8_000, 500):
+        run(fleet.call(key, "append", [entry(i) for i in range(start, start + 500)], None))
+    faulty.down = False
+    recorder = faulty.inner
+    assert isinstance(recorder, Recorder)
+    status = run(fleet.host(key).drain.drain())
+    sent = sum(len(b) for b in recorder.batches)
+    assert STATEMENTS_PER_DRAIN - 60 <= sent <= STATEMENTS_PER_DRAIN + 50
+    assert status["pending"] > 0, "the rest waits for the next alarm"
+    run(fleet.drain_until_quiet())
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_parity_finds_differences_and_resync_repairs_them(d1: SqliteMirror, clock: Clock) -> None:
+    fleet = Fleet(d1, clock)
+    key = SessionKey("t", "s")
+    run(fleet.call(key, "create_session", {"title": "T"}))
+    for start in range(0, 1200, 400):
+        run(fleet.call(key, "append", [entry(i) for i in range(start, start + 400)], None))
+    report = run(fleet.call(key, "verify_mirror"))
+    assert report["equal"] is True
+    conn = d1.sql.connection
+    conn.execute("DELETE FROM session_entries WHERE seq IN (5, 700)")
+    conn.execute("UPDATE session_entries SET content = 'tampered' WHERE seq = 1100")
+    conn.execute(
+        "INSERT INTO session_entries (tenant_id, session_id, seq, id, type, created_at) "
+        "VALUES ('t', 's', 5000, 'ghost', 'message', 0)"
+    )
+    conn.execute("UPDATE sessions SET title = 'wrong'")
+    report = run(fleet.call(key, "verify_mirror"))
+    assert report["equal"] is False
+    assert report["session_equal"] is False
+    assert report["counts"] == {"missing": 2, "extra": 1, "different": 1}
+    assert report["entries"] == {"missing": [5, 700], "extra": [5000], "different": [1100]}
+    run(fleet.call(key, "resync_mirror"))
+    run(fleet.drain_until_quiet())
+    assert run(fleet.call(key, "verify_mirror"))["equal"] is True
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_resync_of_a_deleted_session_purges_leftovers(d1: SqliteMirror, clock: Clock) -> None:
+    fleet = Fleet(d1, clock)
+    key = SessionKey("t", "gone")
+    run(fleet.call(key, "create_session", {}))
+    run(fleet.call(key, "append", [entry(1)], None))
+    run(fleet.call(key, "delete_session"))
+    d1.sql.connection.execute(
+        "INSERT INTO session_entries (tenant_id, session_id, seq, id, type, created_at) "
+        "VALUES ('t', 'gone', 9, 'stray', 'message', 0)"
+    )
+    assert run(fleet.call(key, "resync_mirror"))["exists"] is False
+    run(fleet.drain_until_quiet())
+    assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
