@@ -4,6 +4,9 @@ The runtime ships no `workers` SDK since 2026-04 and no third-party packages, so
 the Worker imports is installed here from PyPI for the `pyemscripten_2026_0_wasm32` platform
 (Python 3.14): pure wheels as they are, pydantic-core as its WebAssembly wheel. Wrangler then
 uploads python_modules/ with the Worker. Nothing here is committed.
+
+`--test-site` also installs pytest, for Pyodide, into .pyodide-test-site/: the Pyodide test
+tier (tests/runtime/) runs the engine's conformance suite inside Pyodide with it.
 """
 
 from __future__ import annotations
@@ -16,6 +19,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "python_modules"
+TEST_SITE = ROOT / ".pyodide-test-site"
+TEST_REQUIREMENTS = ["pytest>=8"]
 PLATFORM = [
     "--platform", "pyemscripten_2026_0_wasm32",
     "--python-version", "3.14",
@@ -30,14 +35,20 @@ def requirements() -> list[str]:
     return [*project["dependencies"], *project["optional-dependencies"]["worker"]]
 
 
-def main() -> int:
-    shutil.rmtree(TARGET, ignore_errors=True)
+def install(target: Path, packages: list[str]) -> None:
+    shutil.rmtree(target, ignore_errors=True)
     command = [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-    command += ["--target", str(TARGET), *PLATFORM, *requirements()]
+    command += ["--target", str(target), *PLATFORM, *packages]
     subprocess.run(command, check=True)
-    for junk in (TARGET / "bin", *TARGET.glob("**/__pycache__")):
+    for junk in (target / "bin", *target.glob("**/__pycache__")):
         shutil.rmtree(junk, ignore_errors=True)
-    print(f"vendored {len(list(TARGET.glob('*.dist-info')))} packages into {TARGET.name}/")
+    print(f"vendored {len(list(target.glob('*.dist-info')))} packages into {target.name}/")
+
+
+def main() -> int:
+    install(TARGET, requirements())
+    if "--test-site" in sys.argv[1:]:
+        install(TEST_SITE, TEST_REQUIREMENTS)
     return 0
 
 

@@ -1,20 +1,20 @@
 from __future__ import annotations
 
-import sqlite3
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from agent_sessions.adapters.durable_object import DurableObjectSql
 from agent_sessions.adapters.runtime_values import DURABLE_OBJECT
-from agent_sessions.adapters.sqlite import SqliteSql, connect
 from agent_sessions.engine import SessionEngine, SessionKey
 from agent_sessions.engine.ports import SqlPort
 
-from .doubles import FakeDurableObjectStorage
-
 ROOT = Path(__file__).resolve().parent.parent
+IN_PYODIDE = sys.platform == "emscripten"
+"""True when tests/runtime/harness.mjs runs this suite inside Pyodide."""
 
 
 class Clock:
@@ -30,32 +30,49 @@ class Clock:
 class Backend:
     """One way of running the engine, plus a raw view of the same database for assertions."""
 
-    def __init__(self, name: str, sql: SqlPort, raw: sqlite3.Connection) -> None:
+    def __init__(self, name: str, sql: SqlPort, raw: Any) -> None:
         self.name = name
         self.sql = sql
         self.raw = raw
 
 
 def _sqlite(path: Path) -> Backend:
+    from agent_sessions.adapters.sqlite import SqliteSql, connect  # noqa: PLC0415
+
     conn = connect(path)
     return Backend("sqlite", SqliteSql(conn), conn)
 
 
 def _sqlite_runtime_values(path: Path) -> Backend:
+    from agent_sessions.adapters.sqlite import SqliteSql, connect  # noqa: PLC0415
+
     conn = connect(path)
     return Backend("sqlite+do-values", SqliteSql(conn, DURABLE_OBJECT), conn)
 
 
 def _durable_object_adapter(path: Path) -> Backend:
+    from .doubles import FakeDurableObjectStorage  # noqa: PLC0415
+
     storage = FakeDurableObjectStorage(str(path))
     return Backend("durable-object-adapter", DurableObjectSql(storage), storage.conn)
 
 
-BACKENDS: dict[str, Callable[[Path], Backend]] = {
-    "sqlite": _sqlite,
-    "sqlite+do-values": _sqlite_runtime_values,
-    "durable-object-adapter": _durable_object_adapter,
-}
+def _durable_object_in_pyodide(_: Path) -> Backend:
+    from .runtime.pyodide_backend import durable_object_in_pyodide  # noqa: PLC0415
+
+    sql, raw = durable_object_in_pyodide()
+    return Backend("pyodide-durable-object", sql, raw)
+
+
+BACKENDS: dict[str, Callable[[Path], Backend]] = (
+    {"pyodide-durable-object": _durable_object_in_pyodide}
+    if IN_PYODIDE
+    else {
+        "sqlite": _sqlite,
+        "sqlite+do-values": _sqlite_runtime_values,
+        "durable-object-adapter": _durable_object_adapter,
+    }
+)
 
 
 @pytest.fixture(params=list(BACKENDS))

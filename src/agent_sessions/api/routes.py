@@ -34,11 +34,15 @@ def tenant_of(_: Request) -> str:
     return DEFAULT_TENANT
 
 
-def sessions_of(request: Request) -> Sessions:
+# Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread
+# pool, and Pyodide (the Workers runtime) cannot start threads.
+
+
+async def sessions_of(request: Request) -> Sessions:
     return request.app.state.resolve(request)
 
 
-def key_of(session_id: str, request: Request) -> SessionKey:
+async def key_of(session_id: str, request: Request) -> SessionKey:
     return SessionKey(tenant_of(request), session_id)
 
 

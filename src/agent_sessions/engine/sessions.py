@@ -27,7 +27,6 @@ from .limits import (
 from .ports import IntegrityViolation, Row, SqlPort
 from .schema import ensure_schema
 from .values import (
-    MAX_SAFE_INT,
     check_count,
     check_id,
     check_optional_int,
@@ -300,7 +299,7 @@ class SessionEngine:
         `has_more` says whether another page exists in the same direction.
         """
         after = check_count(after_seq, "after_seq")
-        before = MAX_SAFE_INT if before_seq is None else check_count(before_seq, "before_seq")
+        before = check_optional_int(before_seq, "before_seq")
         size = check_count(limit, "limit")
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}", {"field": "limit"})
@@ -315,7 +314,7 @@ class SessionEngine:
             type_filter = json.dumps(list(types))
         self._require(key)
         statement = q.SELECT_ENTRIES_ASC if order == "asc" else q.SELECT_ENTRIES_DESC
-        params = (*key.params, after, before, type_filter, type_filter, size + 1)
+        params = (*key.params, after, before, before, type_filter, type_filter, size + 1)
         rows = self._sql.execute(statement, params)
         return {"entries": [_entry(r) for r in rows[:size]], "has_more": len(rows) > size}
 

@@ -32,8 +32,10 @@ UPDATE_AFTER_APPEND = (
 DELETE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY}"
 DELETE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY}"
 
+# Optional bounds are NULL, never a sentinel: numbers near 2**53 reach JavaScript as BigInt,
+# which the Durable Object refuses to bind.
 _ENTRY_FILTER = (
-    f"{ENTRY_KEY} AND seq > ? AND seq < ? "
+    f"{ENTRY_KEY} AND seq > ? AND (? IS NULL OR seq < ?) "
     "AND (? IS NULL OR type IN (SELECT value FROM json_each(?)))"
 )
 _SELECT_ENTRIES = (

@@ -1,7 +1,8 @@
 """Values crossing RPC between the gateway and the Durable Object.
 
-RPC arguments may arrive as JS proxies (objects, arrays, null); `to_python` turns them into
-plain dicts, lists and None with the SDK's own converter, and leaves Python values alone.
+RPC arguments may arrive as JS proxies: objects, arrays, and `null` as Pyodide's `jsnull`
+(which is not None, and fails every "is it None?" check). `to_python` converts them with the
+SDK's own converter, which leaves values that are already Python alone.
 Exceptions lose their type crossing RPC, so results travel as {"ok": ...} and engine errors
 as {"error": {...}}, which the caller turns back into the same typed exception.
 """
@@ -10,14 +11,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from workers import python_from_rpc
+
 from ..engine import SessionError
 
 
 def to_python(value: Any) -> Any:
-    if not hasattr(value, "to_py") and not hasattr(value, "constructor"):
-        return value
-    from workers import python_from_rpc  # noqa: PLC0415 - needs the runtime
-
     return python_from_rpc(value)
 
 

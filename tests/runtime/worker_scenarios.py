@@ -1,0 +1,240 @@
+"""The Worker's shells in Pyodide: SessionObject over RPC, the gateway over the SDK's ASGI
+bridge, and the mirror draining into miniflare's real D1. Run by tests/runtime/harness.mjs;
+each scenario raises on failure, and `run_all` reports them for tests/test_runtime.py."""
+
+from __future__ import annotations
+
+import json
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import js  # type: ignore[import-not-found]  # Pyodide only
+from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
+from workers.rpc import _EnvWrapper
+
+from agent_sessions.adapters.d1 import D1Mirror
+from agent_sessions.adapters.durable_object import DurableObjectSql
+from agent_sessions.api.sessions import Sessions
+from agent_sessions.engine import (
+    AlreadyExists,
+    InvalidInput,
+    NotFound,
+    SessionKey,
+    TooLarge,
+    VersionConflict,
+)
+from agent_sessions.engine.ddl import ENTRY_COLUMNS
+from agent_sessions.engine.limits import MAX_ENTRY_BYTES
+from agent_sessions.worker.gateway import durable_object_transport
+from entry import Default, SessionObject
+
+H = js.__harness
+ENV = _EnvWrapper(H.env)
+SCENARIOS: list[Callable[[], Awaitable[None]]] = []
+
+
+def scenario(fn: Callable[[], Awaitable[None]]) -> Callable[[], Awaitable[None]]:
+    SCENARIOS.append(fn)
+    return fn
+
+
+def instance(name: str) -> Any:
+    return H.env.SESSIONS.instance(name)
+
+
+def raw(name: str, sql: str) -> list[list[Any]]:
+    return instance(name).storage.rawQuery(sql).to_py()
+
+
+def sessions() -> Sessions:
+    return Sessions(durable_object_transport(ENV))
+
+
+async def expect(error: type, call: Awaitable[Any]) -> Any:
+    try:
+        await call
+    except error as exc:
+        return exc
+    raise AssertionError(f"expected {error.__name__}")
+
+
+@scenario
+async def rpc_round_trip() -> None:
+    """The DO's RPC methods through the SDK's namespace and stub wrappers."""
+    stub = ENV.SESSIONS.getByName("acme:s1")
+    made = await stub.create_session("acme", "s1", {"user_id": "u1", "metadata": {"k": [1]}})
+    assert made["ok"]["version"] == 1, made
+    turn = [
+        {"type": "message", "role": "user", "content": "hi", "id": "12", "input_tokens": 3},
+        {"type": "tool_call", "payload": {"n": 2**40, "f": 0.5, "b": True, "z": None}},
+        {"type": "message", "role": "assistant", "content": "yo", "output_tokens": 4},
+    ]
+    appended = await stub.append("acme", "s1", turn, None)
+    assert "ok" in appended, appended
+    assert [e["seq"] for e in appended["ok"]["entries"]] == [1, 2, 3], appended
+    page = (await stub.read_entries("acme", "s1", 0, None, None, 100, "asc"))["ok"]
+    assert page["entries"][0]["id"] == "12"
+    assert page["entries"][1]["payload"] == {"n": 2**40, "f": 0.5, "b": True, "z": None}
+    saved = await stub.save_data("acme", "s1", {"blob": ["x", 1]}, 2)
+    assert saved["ok"]["version"] == 3, saved
+    loaded = (await stub.load_data("acme", "s1"))["ok"]
+    assert loaded["data"] == {"blob": ["x", 1]}
+    session = (await stub.get_session("acme", "s1"))["ok"]
+    assert (session["entry_count"], session["message_count"], session["last_seq"]) == (3, 2, 3)
+    assert (session["input_tokens"], session["output_tokens"]) == (3, 4)
+    assert session["metadata"] == {"k": [1]}
+    missing = await stub.get_session("acme", "other")
+    assert missing["error"]["code"] == "not_found", missing
+
+
+@scenario
+async def stored_values_are_faithful() -> None:
+    """In the DO's SQLite every column holds its declared type and ids are the text sent."""
+    for table in ("sessions", "session_entries", "mirror_outbox"):
+        declared = {r[1]: r[2].lower() for r in raw("acme:s1", f"PRAGMA table_info({table})")}
+        for column, kind in declared.items():
+            kinds = {r[0] for r in raw("acme:s1", f"SELECT DISTINCT typeof({column}) FROM {table}")}
+            assert kinds <= {kind, "null"}, (table, column, kinds)
+    ids = raw("acme:s1", "SELECT id, seq FROM session_entries ORDER BY seq")
+    assert ids[0] == ["12", 1], ids
+
+
+@scenario
+async def harness_catches_a_wrong_conversion() -> None:
+    """A deliberately wrong adapter (digit strings bound as ints) must be caught here: the
+    stand-in stores '12.0' like workerd, and the round trip shows it."""
+    sabotaged = DurableObjectSql.execute
+
+    def execute(self: DurableObjectSql, sql: str, params: Any = ()) -> Any:
+        wrong = [int(p) if isinstance(p, str) and p.isdigit() else p for p in params]
+        return sabotaged(self, sql, wrong)
+
+    DurableObjectSql.execute = execute  # type: ignore[method-assign]
+    try:
+        stub = ENV.SESSIONS.getByName("acme:sabotaged")
+        await stub.create_session("acme", "sabotaged", {})
+        await stub.append("acme", "sabotaged", [{"type": "message", "id": "12"}], None)
+        page = (await stub.read_entries("acme", "sabotaged", 0, None, None, 10, "asc"))["ok"]
+    finally:
+        DurableObjectSql.execute = sabotaged  # type: ignore[method-assign]
+    assert page["entries"][0]["id"] == "12.0", "the stand-in must reproduce workerd's REAL binding"
+
+
+@scenario
+async def typed_errors_cross_rpc() -> None:
+    api = sessions()
+    key = SessionKey("acme", "errs")
+    await expect(NotFound, api.get_session(key))
+    await api.create_session(key, {})
+    await expect(AlreadyExists, api.create_session(key, {}))
+    await expect(InvalidInput, api.append(key, [{"role": "user"}], None))
+    big = [{"type": "message", "content": "x" * (MAX_ENTRY_BYTES + 1)}]
+    await expect(TooLarge, api.append(key, big, None))
+    conflict = await expect(VersionConflict, api.save_data(key, {}, 9))
+    assert conflict.details == {"current_version": 1, "expected_version": 9}
+    assert (await api.get_session(key))["version"] == 1, "refused writes changed nothing"
+
+
+async def http(
+    gateway: Any, method: str, path: str, body: Any = None, raw_body: str | None = None
+) -> tuple[int, Any]:
+    init: dict[str, Any] = {"method": method, "headers": {"content-type": "application/json"}}
+    if body is not None or raw_body is not None:
+        init["body"] = raw_body if raw_body is not None else json.dumps(body)
+    request = js.Request.new(
+        f"https://sessions.example{path}", to_js(init, dict_converter=js.Object.fromEntries)
+    )
+    response = await gateway.fetch(request)
+    return response.status, json.loads(await response.text())
+
+
+@scenario
+async def gateway_http_round_trip() -> None:
+    """HTTP through the real ASGI bridge, FastAPI and pydantic, routed to the DO over RPC."""
+    gateway = Default(H.executionContext(), H.env)
+    status, made = await http(gateway, "POST", "/v1/sessions", {"id": "web", "user_id": "ada"})
+    assert status == 201, made
+    turn = {
+        "entries": [
+            {"type": "message", "role": "user", "content": "What is 2+2?"},
+            {"type": "tool_call", "payload": {"name": "calc"}},
+            {"type": "message", "role": "assistant", "content": "4", "output_tokens": 1},
+        ]
+    }
+    status, appended = await http(gateway, "POST", "/v1/sessions/web/entries", turn)
+    assert (status, appended["last_seq"]) == (201, 3), appended
+    status, page = await http(gateway, "GET", "/v1/sessions/web/entries?limit=2")
+    assert status == 200
+    assert [e["seq"] for e in page["entries"]] == [1, 2]
+    assert page["next_cursor"] == 2
+    status, error = await http(gateway, "GET", "/v1/sessions/nope")
+    assert (status, error["error"]["code"]) == (404, "not_found"), error
+    status, error = await http(gateway, "POST", "/v1/sessions/web/entries", {"entries": [{}]})
+    assert (status, error["error"]["code"]) == (422, "invalid"), error
+    status, error = await http(gateway, "PUT", "/v1/sessions/web/data", raw_body='{"data": ')
+    assert (status, error["error"]["code"]) == (400, "malformed"), error
+    big = {"entries": [{"type": "message", "content": "x" * (MAX_ENTRY_BYTES + 1)}]}
+    status, error = await http(gateway, "POST", "/v1/sessions/web/entries", big)
+    assert (status, error["error"]["code"]) == (413, "too_large"), error
+    status, spec = await http(gateway, "GET", "/openapi.json")
+    assert status == 200
+    assert spec["openapi"].startswith("3.1")
+
+
+@scenario
+async def mirror_drains_into_real_d1() -> None:
+    """The writes above reached miniflare's D1, equal to the DOs row by row."""
+    await H.settle()
+    d1 = D1Mirror(ENV.DB)
+    rows = await d1.query(
+        f"SELECT {', '.join(ENTRY_COLUMNS)} FROM session_entries "
+        "WHERE tenant_id = ? AND session_id = ? ORDER BY seq",
+        ("default", "web"),
+    )
+    assert [r["content"] for r in rows] == ["What is 2+2?", None, "4"], rows
+    assert rows[0]["id"] == raw("default:web", "SELECT id FROM session_entries WHERE seq = 1")[0][0]
+    for name in ("default:web", "acme:s1", "acme:errs"):
+        tenant, session_id = name.split(":")
+        stub = ENV.SESSIONS.getByName(name)
+        status = (await stub.mirror_status(tenant, session_id))["ok"]
+        assert status["pending"] == 0, status
+        report = (await stub.verify_mirror(tenant, session_id))["ok"]
+        assert report["equal"], report
+        assert await instance(name).storage.getAlarm() is not None, "the safety alarm is set"
+
+
+@scenario
+async def alarm_retries_until_d1_has_it() -> None:
+    """D1 down: the write still succeeds, the failure is recorded, the alarm moves to the
+    backoff time, and alarms drain it once D1 is back."""
+    H.env.DB.failures = 3
+    stub = ENV.SESSIONS.getByName("acme:outage")
+    made = await stub.create_session("acme", "outage", {})
+    assert "ok" in made, made
+    await stub.append("acme", "outage", [{"type": "message", "content": "during"}], None)
+    await H.settle()
+    status = (await stub.mirror_status("acme", "outage"))["ok"]
+    assert status["pending"] == 2, status
+    assert status["attempts"] >= 1, status
+    assert "Network connection lost" in status["last_error"], status
+    assert await instance("acme:outage").storage.getAlarm() <= status["next_attempt_at"]
+    for _ in range(5):
+        await instance("acme:outage").object.alarm()
+        status = (await stub.mirror_status("acme", "outage"))["ok"]
+        if not status["pending"]:
+            break
+    assert (status["pending"], status["attempts"], status["last_error"]) == (0, 0, None), status
+    assert (await stub.verify_mirror("acme", "outage"))["ok"]["equal"]
+
+
+async def run_all() -> list[dict[str, Any]]:
+    H.env.SESSIONS.factory = create_proxy(lambda ctx: SessionObject(ctx, H.env))
+    results = []
+    for fn in SCENARIOS:
+        try:
+            await fn()
+            results.append({"name": fn.__name__, "ok": True, "error": None})
+        except BaseException:
+            results.append({"name": fn.__name__, "ok": False, "error": traceback.format_exc()})
+    return results

@@ -1,0 +1,68 @@
+"""The Pyodide tier, driven from pytest: tests/runtime/harness.mjs boots Pyodide once, runs the
+engine conformance suite and the Worker scenarios inside it, and reports here."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+from typing import Any
+
+import pytest
+
+from .conftest import ROOT
+
+pytestmark = pytest.mark.runtime
+
+SCENARIOS = {
+    "rpc_round_trip",
+    "stored_values_are_faithful",
+    "harness_catches_a_wrong_conversion",
+    "typed_errors_cross_rpc",
+    "gateway_http_round_trip",
+    "mirror_drains_into_real_d1",
+    "alarm_retries_until_d1_has_it",
+}
+
+
+@pytest.fixture(scope="module")
+def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    for needed in ("node_modules/pyodide", "python_modules/workers", ".pyodide-test-site/pytest"):
+        if not (ROOT / needed).exists():
+            pytest.fail(f"{needed} is missing: scripts/test installs it")
+    out = tmp_path_factory.mktemp("runtime") / "report.json"
+    command = ["node", "tests/runtime/harness.mjs", str(out)]
+    result = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return {**json.loads(out.read_text()), "stdout": result.stdout}
+
+
+def test_it_is_python_3_14_on_pyodide_314(report: dict[str, Any]) -> None:
+    assert report["python"].startswith("3.14"), report["python"]
+    assert report["pyodide"].startswith("314."), report["pyodide"]
+
+
+def test_engine_conformance_suite_passes_inside_pyodide(report: dict[str, Any]) -> None:
+    junit = (ROOT / report["engine_junit"]).read_text()
+    totals = {k: int(v) for k, v in re.findall(r'(tests|failures|errors|skipped)="(\d+)"', junit)}
+    assert report["engine_suite_exit"] == 0, report["stdout"][-5000:]
+    assert totals["tests"] >= 45, totals
+    assert totals["failures"] == totals["errors"] == totals["skipped"] == 0, totals
+    names = re.findall(r'<testcase [^>]*name="([^"]+)"', junit)
+    assert all("pyodide-durable-object" in n for n in names), "only the Pyodide backend runs there"
+
+
+def test_every_scenario_ran(report: dict[str, Any]) -> None:
+    assert {s["name"] for s in report["scenarios"]} == SCENARIOS
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_worker_scenario(report: dict[str, Any], name: str) -> None:
+    (found,) = [s for s in report["scenarios"] if s["name"] == name]
+    assert found["ok"], found["error"]
+
+
+def test_background_work_raised_nothing(report: dict[str, Any]) -> None:
+    assert report["background_errors"] == []
