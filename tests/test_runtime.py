@@ -66,3 +66,18 @@ def test_worker_scenario(report: dict[str, Any], name: str) -> None:
 
 def test_background_work_raised_nothing(report: dict[str, Any]) -> None:
     assert report["background_errors"] == []
+
+
+def test_storage_stand_in_matches_recorded_workerd() -> None:
+    """tests/runtime/conformance.json is what real workerd stored and read back for each
+    value; the stand-in that the tier above runs on must give the same answers."""
+    result = subprocess.run(
+        ["node", "tests/runtime/check_conformance.mjs"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert re.search(r"^(\d+) passed, 0 failed$", result.stdout, re.M), result.stdout

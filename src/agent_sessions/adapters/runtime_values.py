@@ -1,8 +1,9 @@
 """What the Python Workers runtime does to values on their way into and out of SQLite.
 
-Measured against workerd (see shared/docs/python-workers-runtime.md): JavaScript has one number
-type, so every Python number binds as a REAL; a DO stores a bool as the text 'true'/'false'
-while D1 stores 1/0; integers past 2**53 cannot be bound; and integral REALs read back as ints.
+Measured against workerd (tests/runtime/conformance.json, recorded from miniflare with values
+converted by the real SDK in Pyodide): JavaScript has one number type, so every Python number
+binds as a REAL; a DO stores a bool as the text 'true'/'false' while D1 stores 1/0; integers
+from 2**53 - 1 up arrive as BigInt and cannot be bound; integral REALs read back as ints.
 The sqlite3 adapter applies these rules in its runtime-faithful modes, so that value bugs show
 up under CPython instead of in production.
 """
@@ -12,7 +13,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+MAX_BIND = 2**52
+"""Larger integers are refused (the measured bound is between 2**52 + 1 and 2**53 - 1)."""
 MAX_EXACT = 2**53
+"""JavaScript numbers, and so stored integers read back, are exact up to here."""
 
 
 @dataclass(frozen=True)
@@ -31,8 +35,8 @@ class ValueRules:
         if isinstance(value, bool):
             return self.bool_true if value else self.bool_false
         if isinstance(value, int):
-            if abs(value) > MAX_EXACT:
-                raise TypeError(f"{self.name}: cannot bind integer {value} beyond 2**53")
+            if abs(value) > MAX_BIND:
+                raise TypeError(f"{self.name}: cannot bind integer {value} (a BigInt in JS)")
             return float(value)
         if isinstance(value, float):
             return value
