@@ -21,6 +21,7 @@ SCENARIOS = {
     "typed_errors_cross_rpc",
     "gateway_http_round_trip",
     "mirror_drains_into_real_d1",
+    "consumer_worker_reads_the_mirror",
     "alarm_retries_until_d1_has_it",
 }
 

@@ -77,3 +77,14 @@ def test_local_d1_migrations_create_the_shared_tables(tmp_path: Path) -> None:
             for r in query(f"SELECT * FROM pragma_table_info('{table}') ORDER BY cid")
         ]
         assert in_d1 == describe(do, table)[:-1], table
+
+
+def test_consumer_example_worker_bundles(tmp_path: Path) -> None:
+    """examples/consumer-worker: its own wrangler.toml, binding the same D1 database."""
+    example = ROOT / "examples" / "consumer-worker"
+    result = wrangler("deploy", "--dry-run", "--outdir", str(tmp_path / "dist"), cwd=example)
+    assert "env.DB (agent-sessions)" in result.stdout
+    ours = (ROOT / "wrangler.toml").read_text()
+    theirs = (example / "wrangler.toml").read_text()
+    database_id = next(line for line in ours.splitlines() if line.startswith("database_id"))
+    assert database_id in theirs, "the consumer must bind the same D1 database"

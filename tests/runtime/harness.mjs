@@ -20,12 +20,27 @@ import * as bindings from "./workerd_bindings.mjs";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const [reportPath, ...pytestArgs] = process.argv.slice(2);
 
+// Two Workers share one D1 database (same id): a placeholder through which the harness
+// reaches it, and the example consumer Worker, which reads what the Python DOs mirrored.
 async function migratedD1() {
+  const d1Databases = { DB: "agent-sessions" };
   const mf = new Miniflare({
-    modules: true,
-    script: "export default { fetch() { return new Response('') } }",
-    compatibilityDate: "2026-04-01",
-    d1Databases: { DB: "agent-sessions" },
+    workers: [
+      {
+        name: "harness",
+        modules: true,
+        script: "export default { fetch() { return new Response('') } }",
+        compatibilityDate: "2026-04-01",
+        d1Databases,
+      },
+      {
+        name: "consumer",
+        modules: true,
+        scriptPath: `${ROOT}examples/consumer-worker/src/index.js`,
+        compatibilityDate: "2026-04-01",
+        d1Databases,
+      },
+    ],
   });
   const db = await mf.getD1Database("DB");
   for (const file of readdirSync(`${ROOT}migrations`).sort()) {
@@ -51,6 +66,7 @@ async function main() {
   const started = Date.now();
   const SQL = await bindings.sqlite();
   const { mf, db } = await migratedD1();
+
   const background = new bindings.Background();
   const env = {
     DB: new bindings.D1Database(db),
@@ -66,6 +82,11 @@ async function main() {
         background,
       ),
     executionContext: () => new bindings.ExecutionContext(background),
+    consumer: async (path) => {
+      const worker = await mf.getWorker("consumer");
+      const response = await worker.fetch(`http://consumer.example${path}`);
+      return JSON.stringify({ status: response.status, body: await response.json() });
+    },
     settle: () => background.settle(),
   };
 

@@ -205,6 +205,20 @@ async def mirror_drains_into_real_d1() -> None:
 
 
 @scenario
+async def consumer_worker_reads_the_mirror() -> None:
+    """Another Worker (examples/consumer-worker, JavaScript) bound to the same D1 answers
+    "sessions by user" and "messages of a session" with plain D1 SQL."""
+    answer = json.loads(await H.consumer("/sessions?tenant=default&user=ada"))
+    assert answer["status"] == 200, answer
+    assert [s["id"] for s in answer["body"]["sessions"]] == ["web"], answer
+    assert answer["body"]["sessions"][0]["message_count"] == 2
+    answer = json.loads(await H.consumer("/sessions/web/messages?tenant=default"))
+    assert [m["content"] for m in answer["body"]["messages"]] == ["What is 2+2?", "4"], answer
+    answer = json.loads(await H.consumer("/sessions?tenant=acme&user=ada"))
+    assert answer["body"]["sessions"] == [], "tenants do not see each other's sessions"
+
+
+@scenario
 async def alarm_retries_until_d1_has_it() -> None:
     """D1 down: the write still succeeds, the failure is recorded, the alarm moves to the
     backoff time, and alarms drain it once D1 is back."""

@@ -1,0 +1,40 @@
+// Sessions by user, and a session's messages, straight from agent-sessions' D1 mirror.
+//   GET /sessions?tenant=default&user=ada      a user's active sessions, newest first
+//   GET /sessions/<id>/messages?tenant=default  the messages of one session, in order
+// The SQL is the cookbook's (cookbook/d1.sql), answered through D1's indexes.
+
+const ACTIVE_SESSIONS_OF_USER = `
+  SELECT id, title, agent_name, message_count, updated_at
+  FROM sessions
+  WHERE tenant_id = ?1 AND user_id = ?2 AND status = 'active'
+  ORDER BY updated_at DESC
+  LIMIT 50`;
+
+const MESSAGES_OF_SESSION = `
+  SELECT seq, role, content, created_at
+  FROM session_entries
+  WHERE tenant_id = ?1 AND session_id = ?2 AND type = 'message'
+  ORDER BY seq`;
+
+function json(body, status = 200) {
+  return Response.json(body, { status });
+}
+
+export default {
+  async fetch(request, env) {
+    const url = new URL(request.url);
+    const tenant = url.searchParams.get("tenant") ?? "default";
+    if (url.pathname === "/sessions") {
+      const user = url.searchParams.get("user");
+      if (!user) return json({ error: { code: "invalid", message: "user is required" } }, 422);
+      const { results } = await env.DB.prepare(ACTIVE_SESSIONS_OF_USER).bind(tenant, user).all();
+      return json({ sessions: results });
+    }
+    const match = url.pathname.match(/^\/sessions\/([^/]+)\/messages$/);
+    if (match) {
+      const { results } = await env.DB.prepare(MESSAGES_OF_SESSION).bind(tenant, match[1]).all();
+      return json({ messages: results });
+    }
+    return json({ error: { code: "not_found", message: "no such route" } }, 404);
+  },
+};
