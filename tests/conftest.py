@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import os
+import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -15,6 +17,16 @@ from agent_sessions.engine.ports import SqlPort
 ROOT = Path(__file__).resolve().parent.parent
 IN_PYODIDE = sys.platform == "emscripten"
 """True when tests/runtime/harness.mjs runs this suite inside Pyodide."""
+
+
+def run_tool(command: list[str], cwd: Path = ROOT, timeout: int = 180) -> str:
+    """Run a real tool (node, wrangler) quietly; fail the test with its output if it fails."""
+    env = {**os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "true", "NO_COLOR": "1"}
+    result = subprocess.run(
+        command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
+    )
+    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
+    return result.stdout
 
 
 class Clock:

@@ -5,12 +5,11 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
 from typing import Any
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, run_tool
 
 pytestmark = pytest.mark.runtime
 
@@ -32,12 +31,8 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
         if not (ROOT / needed).exists():
             pytest.fail(f"{needed} is missing: scripts/test installs it")
     out = tmp_path_factory.mktemp("runtime") / "report.json"
-    command = ["node", "tests/runtime/harness.mjs", str(out)]
-    result = subprocess.run(
-        command, cwd=ROOT, capture_output=True, text=True, timeout=600, check=False
-    )
-    assert result.returncode == 0, result.stdout[-5000:] + result.stderr[-5000:]
-    return {**json.loads(out.read_text()), "stdout": result.stdout}
+    stdout = run_tool(["node", "tests/runtime/harness.mjs", str(out)], timeout=600)
+    return {**json.loads(out.read_text()), "stdout": stdout}
 
 
 def test_it_is_python_3_14_on_pyodide_314(report: dict[str, Any]) -> None:
@@ -72,13 +67,5 @@ def test_background_work_raised_nothing(report: dict[str, Any]) -> None:
 def test_storage_stand_in_matches_recorded_workerd() -> None:
     """tests/runtime/conformance.json is what real workerd stored and read back for each
     value; the stand-in that the tier above runs on must give the same answers."""
-    result = subprocess.run(
-        ["node", "tests/runtime/check_conformance.mjs"],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert re.search(r"^(\d+) passed, 0 failed$", result.stdout, re.M), result.stdout
+    stdout = run_tool(["node", "tests/runtime/check_conformance.mjs"])
+    assert re.search(r"^(\d+) passed, 0 failed$", stdout, re.M), stdout

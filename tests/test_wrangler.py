@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
 from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from .conftest import ROOT, run_tool
 from .test_schema import SHARED, describe, do_side
 
 pytestmark = pytest.mark.wrangler
@@ -18,30 +16,19 @@ pytestmark = pytest.mark.wrangler
 WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
 
 
-def wrangler(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+def wrangler(*args: str, cwd: Path = ROOT) -> str:
     if not WRANGLER.exists():
         pytest.fail("wrangler is not installed: run scripts/test, which runs npm ci")
-    env = {**os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "true", "NO_COLOR": "1"}
-    result = subprocess.run(
-        [str(WRANGLER), *args],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-        check=False,
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
-    return result
+    return run_tool([str(WRANGLER), *args], cwd=cwd)
 
 
 def test_deploy_dry_run_bundles_the_worker(tmp_path: Path) -> None:
     if not (ROOT / "python_modules" / "workers").is_dir():
         pytest.fail("python_modules/ is missing: run scripts/vendor_worker.py (scripts/test does)")
     out = tmp_path / "dist"
-    result = wrangler("deploy", "--dry-run", "--outdir", str(out))
-    assert "env.SESSIONS (SessionObject)" in result.stdout
-    assert "env.DB (agent-sessions)" in result.stdout
+    output = wrangler("deploy", "--dry-run", "--outdir", str(out))
+    assert "env.SESSIONS (SessionObject)" in output
+    assert "env.DB (agent-sessions)" in output
     bundled = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert "entry.py" in bundled
     assert "agent_sessions/engine/sessions.py" in bundled
@@ -65,8 +52,7 @@ def test_local_d1_migrations_create_the_shared_tables(tmp_path: Path) -> None:
 
     def query(sql: str) -> list[dict]:
         args = ("d1", "execute", "DB", "--local", "--persist-to", str(state), "--json")
-        result = wrangler(*args, "--command", sql, cwd=project)
-        return json.loads(result.stdout)[0]["results"]
+        return json.loads(wrangler(*args, "--command", sql, cwd=project))[0]["results"]
 
     names = {r["name"] for r in query("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert set(SHARED) <= names
@@ -82,8 +68,8 @@ def test_local_d1_migrations_create_the_shared_tables(tmp_path: Path) -> None:
 def test_consumer_example_worker_bundles(tmp_path: Path) -> None:
     """examples/consumer-worker: its own wrangler.toml, binding the same D1 database."""
     example = ROOT / "examples" / "consumer-worker"
-    result = wrangler("deploy", "--dry-run", "--outdir", str(tmp_path / "dist"), cwd=example)
-    assert "env.DB (agent-sessions)" in result.stdout
+    output = wrangler("deploy", "--dry-run", "--outdir", str(tmp_path / "dist"), cwd=example)
+    assert "env.DB (agent-sessions)" in output
     ours = (ROOT / "wrangler.toml").read_text()
     theirs = (example / "wrangler.toml").read_text()
     database_id = next(line for line in ours.splitlines() if line.startswith("database_id"))
