@@ -18,7 +18,7 @@ from agent_sessions.local.server import local_app
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(local_app(tmp_path), raise_server_exceptions=False) as test_client:
+    with TestClient(local_app(tmp_path, None), raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -204,7 +204,9 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
     assert spec["openapi"].startswith("3.1")
     assert set(spec["paths"]) == {
         "/v1/sessions",
+        "/v1/sessions/import",
         "/v1/sessions/{session_id}",
+        "/v1/sessions/{session_id}/export",
         "/v1/sessions/{session_id}/data",
         "/v1/sessions/{session_id}/entries",
         "/v1/sessions/{session_id}/mirror",
@@ -264,3 +266,102 @@ def test_a_deleted_session_leaves_d1(client: TestClient, tmp_path: Path) -> None
     d1 = sqlite3.connect(tmp_path / "d1.sqlite")
     assert d1.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
     assert d1.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+
+
+def test_update_session(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "u", "title": "old", "metadata": {"a": 1}})
+    updated = client.patch("/v1/sessions/u", json={"title": "new", "status": "completed"})
+    assert updated.status_code == 200, updated.text
+    assert (updated.json()["title"], updated.json()["status"]) == ("new", "completed")
+    assert updated.json()["metadata"] == {"a": 1}, "fields not sent stay"
+    cleared = client.patch("/v1/sessions/u", json={"title": None}).json()
+    assert cleared["title"] is None
+    error_of(client.patch("/v1/sessions/u", json={"status": "abandoned"}), 422, "invalid")
+    error_of(client.patch("/v1/sessions/u", json={"status": "sleeping"}), 422, "invalid")
+    error_of(client.patch("/v1/sessions/u", json={"colour": "red"}), 422, "invalid")
+    error_of(
+        client.patch("/v1/sessions/u", json={"title": "x", "expected_version": 1}),
+        409,
+        "version_conflict",
+    )
+    error_of(client.patch("/v1/sessions/nope", json={"title": "x"}), 404, "not_found")
+    assert client.get("/v1/sessions/u").json()["version"] == 3
+
+
+def test_list_sessions_filters_and_pages(client: TestClient) -> None:
+    for i in range(7):
+        body = {"id": f"l{i}", "user_id": f"u{i % 2}", "agent_name": "bot" if i < 5 else "other"}
+        client.post("/v1/sessions", json=body)
+    client.patch("/v1/sessions/l0", json={"status": "completed"})
+    for i in range(7):
+        mirrored(client, f"l{i}")
+    listed = client.get("/v1/sessions").json()
+    assert next(s["id"] for s in listed["sessions"]) == "l0", "the latest update comes first"
+    assert len(listed["sessions"]) == 7
+    assert listed["next_cursor"] is None
+    only = client.get("/v1/sessions", params={"user_id": "u0", "status": "active"}).json()
+    assert sorted(s["id"] for s in only["sessions"]) == ["l2", "l4", "l6"]
+    agents = client.get("/v1/sessions", params={"agent_name": "other"}).json()
+    assert sorted(s["id"] for s in agents["sessions"]) == ["l5", "l6"]
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 3, **({"cursor": cursor} if cursor else {})}
+        page = client.get("/v1/sessions", params=params).json()
+        seen += [s["id"] for s in page["sessions"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert sorted(seen) == [f"l{i}" for i in range(7)]
+    assert len(seen) == 7
+    newest = listed["sessions"][0]["updated_at"]
+    since = client.get("/v1/sessions", params={"updated_since": newest}).json()
+    assert [s["id"] for s in since["sessions"]] == ["l0"]
+    error_of(client.get("/v1/sessions", params={"cursor": "bogus"}), 422, "invalid")
+    error_of(client.get("/v1/sessions", params={"status": "sleeping"}), 422, "invalid")
+
+
+def test_export_then_import_round_trips(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "x", "title": "T", "data": {"blob": [1, "é"]}})
+    entries = [
+        {"type": "message", "role": "user", "content": "q", "id": "m1", "input_tokens": 3},
+        {"type": "tool_call", "payload": {"n": 1}},
+        {"type": "message", "role": "assistant", "content": "a", "parent_id": "m1"},
+    ]
+    client.post("/v1/sessions/x/entries", json={"entries": entries})
+    exported = client.get("/v1/sessions/x/export")
+    assert exported.status_code == 200
+    assert exported.headers["content-type"].startswith("application/x-ndjson")
+    lines = exported.text.splitlines()
+    assert len(lines) == 4
+    imported = client.post(
+        "/v1/sessions/import", params={"session_id": "y"}, content=exported.content,
+        headers={"content-type": "application/x-ndjson"},
+    )  # fmt: skip
+    assert imported.status_code == 201, imported.text
+    original, copy = client.get("/v1/sessions/x").json(), imported.json()
+    for field in ("title", "entry_count", "message_count", "input_tokens", "leaf_id", "created_at"):
+        assert copy[field] == original[field], field
+    assert client.get("/v1/sessions/y/data").json()["data"] == {"blob": [1, "é"]}
+    again = client.get("/v1/sessions/y/export").text.splitlines()
+    assert again[1:] == lines[1:], "entries come back exactly, timestamps included"
+    error_of(client.post("/v1/sessions/import", content=exported.content), 409, "already_exists")
+
+
+@pytest.mark.parametrize(
+    ("body", "status", "code"),
+    [
+        (b"", 422, "invalid"),
+        (b"not json\n", 400, "malformed"),
+        (b'{"format": "other.v9", "session": {}}\n', 422, "invalid"),
+        (b'{"format": "agent-sessions.v1"}\n', 422, "invalid"),
+        (b'{"format": "agent-sessions.v1", "session": {}}\n[1]\n', 422, "invalid"),
+        (b'{"format": "agent-sessions.v1", "session": {}}\n{"role": "user"}\n', 422, "invalid"),
+        (b"\xff\xfe\n", 400, "malformed"),
+    ],
+)
+def test_bad_imports_are_refused_and_write_nothing(
+    client: TestClient, body: bytes, status: int, code: str
+) -> None:
+    response = client.post("/v1/sessions/import", params={"session_id": "imp"}, content=body)
+    error_of(response, status, code)
+    error_of(client.get("/v1/sessions/imp"), 404, "not_found")

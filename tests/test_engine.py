@@ -90,6 +90,121 @@ class TestSessions:
         assert engine.read_entries(key)["entries"] == []
 
 
+class TestUpdate:
+    def test_fields_and_metadata_change_and_version_moves(
+        self, engine: SessionEngine, key: SessionKey, clock: Clock
+    ) -> None:
+        engine.create_session(key, {"title": "a", "metadata": {"x": 1}, "user_id": "u"})
+        clock.now += 7
+        updated = engine.update_session(key, {"title": "b", "metadata": {"y": 2}})
+        assert (updated["title"], updated["metadata"], updated["user_id"]) == ("b", {"y": 2}, "u")
+        assert (updated["version"], updated["updated_at"]) == (2, clock.now)
+        assert engine.get_session(key) == updated
+        untouched = engine.update_session(key, {"title": "c"})
+        assert untouched["metadata"] == {"y": 2}, "fields not given keep their values"
+
+    @pytest.mark.parametrize(
+        ("path", "allowed"),
+        [
+            (["completed"], True),
+            (["abandoned", "active", "completed", "active"], True),
+            (["archived"], False),
+            (["completed", "abandoned"], False),
+            (["paused"], False),
+        ],
+    )
+    def test_status_transitions(
+        self,
+        engine: SessionEngine,
+        key: SessionKey,
+        backend: Backend,
+        path: list[str],
+        allowed: bool,
+    ) -> None:
+        engine.create_session(key)
+        *steps, last = path
+        for status in steps:
+            engine.update_session(key, {"status": status})
+        if allowed:
+            assert engine.update_session(key, {"status": last})["status"] == last
+            return
+        before = snapshot(backend)
+        with pytest.raises(InvalidInput):
+            engine.update_session(key, {"status": last})
+        assert snapshot(backend) == before
+
+    @pytest.mark.parametrize(
+        "changes", [{}, {"data": 1}, {"id": "x"}, {"metadata": [1]}, {"title": 5}]
+    )
+    def test_bad_updates_write_nothing(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend, changes: dict[str, Any]
+    ) -> None:
+        engine.create_session(key)
+        before = snapshot(backend)
+        with pytest.raises(InvalidInput):
+            engine.update_session(key, changes)
+        assert snapshot(backend) == before
+
+    def test_expected_version(self, engine: SessionEngine, key: SessionKey) -> None:
+        engine.create_session(key)
+        with pytest.raises(VersionConflict):
+            engine.update_session(key, {"title": "t"}, expected_version=2)
+        assert engine.update_session(key, {"title": "t"}, expected_version=1)["version"] == 2
+
+
+class TestImport:
+    def test_import_keeps_content_and_timestamps_and_recounts(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        session = {"title": "T", "status": "completed", "created_at": 1000, "data": {"d": 1}}
+        entries = [
+            {"id": "a", "type": "message", "content": "q", "created_at": 1001, "input_tokens": 2},
+            {"id": "b", "type": "tool_call", "parent_id": "a", "payload": {"n": 1}},
+            {"id": "c", "type": "message", "parent_id": "a", "created_at": 1003},
+        ]
+        made = engine.import_session(key, session, entries)
+        assert (made["title"], made["status"], made["created_at"]) == ("T", "completed", 1000)
+        assert (made["entry_count"], made["message_count"], made["input_tokens"]) == (3, 2, 2)
+        assert made["leaf_id"] == "c"
+        read = engine.read_entries(key)["entries"]
+        assert [(e["seq"], e["id"], e["parent_id"]) for e in read] == [
+            (1, "a", None), (2, "b", "a"), (3, "c", "a"),
+        ]  # fmt: skip
+        assert (read[0]["created_at"], read[2]["created_at"]) == (1001, 1003)
+        assert engine.load_data(key)["data"] == {"d": 1}
+
+    @pytest.mark.parametrize(
+        ("session", "entries"),
+        [
+            ({"status": "archived"}, []),
+            ({"title": 1}, []),
+            ({}, [{"type": "message", "parent_id": "later"}, {"type": "message", "id": "later"}]),
+            ({}, [{"type": "message", "id": "x"}, {"type": "message", "id": "x"}]),
+            ({}, [{"type": "message"}, {"role": "user"}]),
+        ],
+    )
+    def test_bad_imports_write_nothing(
+        self,
+        engine: SessionEngine,
+        key: SessionKey,
+        backend: Backend,
+        session: dict[str, Any],
+        entries: list[dict[str, Any]],
+    ) -> None:
+        engine.create_session(SessionKey("acme", "other"))
+        before = snapshot(backend)
+        with pytest.raises(InvalidInput):
+            engine.import_session(key, session, entries)
+        assert snapshot(backend) == before
+
+    def test_import_onto_an_existing_id_is_a_conflict(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        engine.create_session(key)
+        with pytest.raises(AlreadyExists):
+            engine.import_session(key, {}, [{"type": "message"}])
+
+
 class TestData:
     def test_save_and_load_round_trip(
         self, engine: SessionEngine, key: SessionKey, clock: Clock

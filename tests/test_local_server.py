@@ -37,12 +37,12 @@ def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]
 class Server:
     """`agent-sessions serve` in a child process, as the README starts it."""
 
-    def __init__(self, data_dir: Path) -> None:
+    def __init__(self, data_dir: Path, *flags: str) -> None:
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "agent_sessions", "serve", "--port", str(port)]
         self.process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir)],
+            [*command, "--data-dir", str(data_dir), *(flags or ("--no-auth",))],
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,

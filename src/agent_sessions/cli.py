@@ -3,19 +3,45 @@
 from __future__ import annotations
 
 import argparse
+import os
+import sys
 from collections.abc import Sequence
+from pathlib import Path
+
+from .api.auth import TOKENS_VARIABLE, TokenTable
+
+TOKENS_HELP = f"""Tokens: set {TOKENS_VARIABLE} (or --tokens-file) to entries 'token=tenant' or
+'token=tenant:ro' (read-only), separated by commas or newlines; tokens are at least 16
+characters. Or pass --no-auth for a single-user local setup (tenant 'default')."""
+
+
+def tokens_from(args: argparse.Namespace) -> TokenTable | None:
+    """The token table, or None for --no-auth; exits with a clear message when unusable."""
+    if args.no_auth:
+        return None
+    spec = (
+        Path(args.tokens_file).read_text() if args.tokens_file else os.environ.get(TOKENS_VARIABLE)
+    )
+    if not spec:
+        sys.exit(f"agent-sessions: no tokens configured.\n{TOKENS_HELP}")
+    try:
+        return TokenTable.parse(spec)
+    except ValueError as exc:
+        sys.exit(f"agent-sessions: {exc}.\n{TOKENS_HELP}")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="agent-sessions", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    serve = commands.add_parser("serve", help="serve the HTTP API locally")
+    serve = commands.add_parser("serve", help="serve the HTTP API locally", epilog=TOKENS_HELP)
     serve.add_argument("--host", default="127.0.0.1")
     serve.add_argument("--port", type=int, default=8787)
     serve.add_argument("--data-dir", default="./data", help="where session files live")
+    serve.add_argument("--tokens-file", help=f"a file of tokens, instead of ${TOKENS_VARIABLE}")
+    serve.add_argument("--no-auth", action="store_true", help="no tokens: everyone is 'default'")
     args = parser.parse_args(argv)
     if args.command == "serve":
         from .local.server import serve as run  # noqa: PLC0415
 
-        run(args.host, args.port, args.data_dir)
+        run(args.host, args.port, args.data_dir, tokens_from(args))
     return 0

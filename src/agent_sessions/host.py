@@ -17,7 +17,17 @@ from .mirror import MirrorDrain, MirrorPort
 from .mirror.parity import verify
 
 READS = frozenset({"get_session", "load_data", "read_entries"})
-WRITES = frozenset({"create_session", "delete_session", "save_data", "append", "resync_mirror"})
+WRITES = frozenset(
+    {
+        "create_session",
+        "update_session",
+        "import_session",
+        "delete_session",
+        "save_data",
+        "append",
+        "resync_mirror",
+    }
+)
 MIRROR = frozenset({"mirror_status", "verify_mirror"})
 OPERATIONS = READS | WRITES | MIRROR
 

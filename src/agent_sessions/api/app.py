@@ -12,17 +12,19 @@ from ..engine.limits import MAX_APPEND_BYTES, MAX_DATA_BYTES
 from .errors import BodyLimit, install_error_handlers
 from .models import ErrorBody
 from .routes import router
-from .sessions import Sessions
+from .services import Services
 
 MAX_REQUEST_BYTES = max(MAX_APPEND_BYTES, MAX_DATA_BYTES) * 2
 """Room for JSON escaping around the largest accepted payload; the engine checks exact sizes."""
 
-Resolver = Callable[[Request], Sessions]
+Resolver = Callable[[Request], Services]
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
     for status, text in (
         (400, "Malformed request"),
+        (401, "Missing or unknown bearer token"),
+        (403, "The token's scope does not allow this"),
         (404, "Session not found"),
         (409, "Conflict"),
         (413, "Too large"),
@@ -36,8 +38,9 @@ def create_app(
     health: Callable[[], dict[str, Any]] | None = None,
     lifespan: Any = None,
 ) -> FastAPI:
-    """`health` reports the mirror across sessions where the host can see them all (local
-    mode); in the Worker each session's DO reports its own (`GET .../mirror`)."""
+    """`resolve` gives each request its `Services`. `health` reports the mirror across
+    sessions where the host can see them all (local mode); in the Worker each session's DO
+    reports its own (`GET /v1/sessions/{id}/mirror`)."""
     app = FastAPI(
         title="agent-sessions",
         version=__version__,

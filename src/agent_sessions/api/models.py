@@ -18,6 +18,7 @@ Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["sess_01"])]
 Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD)]
 EntryType = Literal["message", "tool_call", "tool_result", "compaction", "metadata", "custom"]
+Status = Literal["active", "completed", "abandoned", "archived"]
 
 
 class Strict(BaseModel):
@@ -41,7 +42,7 @@ class Session(BaseModel):
     user_id: str | None
     agent_name: str | None
     title: str | None
-    status: str
+    status: Status
     parent_id: str | None
     forked_from_seq: int | None
     leaf_id: str | None
@@ -54,6 +55,24 @@ class Session(BaseModel):
     version: int
     expires_at: int | None
     metadata: dict[str, Any]
+
+
+class SessionUpdate(Strict):
+    """Only the fields sent change; null clears a field. metadata is replaced whole.
+    Status moves active -> completed | abandoned, and back to active."""
+
+    user_id: ShortText | None = None
+    agent_name: ShortText | None = None
+    title: ShortText | None = None
+    metadata: dict[str, Any] | None = None
+    status: Status | None = None
+    expires_at: Count | None = None
+    expected_version: Count | None = None
+
+
+class SessionPage(BaseModel):
+    sessions: list[Session]
+    next_cursor: str | None = Field(description="Pass as cursor for the next page.")
 
 
 class Deleted(BaseModel):

@@ -1,13 +1,20 @@
-"""The /v1 routes. Each validates its input with pydantic and hands one operation to the
-`Sessions` facade that the app was built with (`app.state.resolve`)."""
+"""The /v1 routes. Each authenticates the caller, validates its input with pydantic, and hands
+one operation to the `Services` the app resolves for the request (`app.state.resolve`).
+
+Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread
+pool, and Pyodide (the Workers runtime) cannot start threads.
+"""
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Query, Request, Response
 
 from ..engine import SessionKey
+from ..engine.errors import Forbidden, Unauthorized
 from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from ..engine.values import new_id
+from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
+from .auth import OPEN, Principal
+from .listing import list_sessions
 from .models import (
     AppendRequest,
     AppendResult,
@@ -21,60 +28,152 @@ from .models import (
     Session,
     SessionCreate,
     SessionData,
+    SessionPage,
+    SessionUpdate,
+    Status,
 )
-from .sessions import Sessions
-
-DEFAULT_TENANT = "default"
+from .services import Services
+from .transfer import export_session, parse_import
 
 router = APIRouter(prefix="/v1")
+NDJSON = "application/x-ndjson"
 
 
-def tenant_of(_: Request) -> str:
-    """The caller's tenant. Until tokens exist, every caller is the single default tenant."""
-    return DEFAULT_TENANT
-
-
-# Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies in a thread
-# pool, and Pyodide (the Workers runtime) cannot start threads.
-
-
-async def sessions_of(request: Request) -> Sessions:
+async def services_of(request: Request) -> Services:
     return request.app.state.resolve(request)
 
 
-async def key_of(session_id: str, request: Request) -> SessionKey:
-    return SessionKey(tenant_of(request), session_id)
+ServicesDep = Annotated[Services, Depends(services_of)]
 
 
-SessionsDep = Annotated[Sessions, Depends(sessions_of)]
-KeyDep = Annotated[SessionKey, Depends(key_of)]
+async def principal_of(request: Request, services: ServicesDep) -> Principal:
+    if services.tokens is None:
+        return OPEN
+    scheme, _, token = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send Authorization: Bearer <token>")
+    if not services.tokens:
+        raise Unauthorized("this service has no tokens configured (AGENT_SESSIONS_TOKENS)")
+    principal = services.tokens.lookup(token.strip())
+    if principal is None:
+        raise Unauthorized("the token is not valid")
+    return principal
+
+
+async def writer_of(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:
+    if principal.read_only:
+        raise Forbidden("this token is read-only")
+    return principal
+
+
+ReaderDep = Annotated[Principal, Depends(principal_of)]
+WriterDep = Annotated[Principal, Depends(writer_of)]
+
+
+async def reader_key(session_id: str, principal: ReaderDep) -> SessionKey:
+    return SessionKey(principal.tenant, session_id)
+
+
+async def writer_key(session_id: str, principal: WriterDep) -> SessionKey:
+    return SessionKey(principal.tenant, session_id)
+
+
+ReadKey = Annotated[SessionKey, Depends(reader_key)]
+WriteKey = Annotated[SessionKey, Depends(writer_key)]
+Timestamp = Annotated[int | None, Query(ge=0, le=MAX_SAFE_INT)]
 
 
 @router.post("/sessions", status_code=201, response_model=Session, tags=["sessions"])
-async def create_session(body: SessionCreate, request: Request, store: SessionsDep) -> Any:
-    fields = body.model_dump(exclude={"id"}, exclude_none=True)
-    key = SessionKey(tenant_of(request), body.id or new_id())
-    return await store.create_session(key, fields)
+async def create_session(body: SessionCreate, who: WriterDep, services: ServicesDep) -> Any:
+    fields = body.model_dump(exclude={"id"}, exclude_unset=True)
+    key = SessionKey(who.tenant, body.id or new_id())
+    return await services.sessions.create_session(key, fields)
+
+
+@router.get("/sessions", response_model=SessionPage, tags=["sessions"])
+async def list_all_sessions(
+    who: ReaderDep,
+    services: ServicesDep,
+    user_id: str | None = None,
+    agent_name: str | None = None,
+    status: Status | None = None,
+    updated_since: Timestamp = None,
+    updated_before: Timestamp = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: str | None = None,
+) -> Any:
+    """Sessions of the caller's tenant, newest first, from D1 (locally, the mirror file)."""
+    filters = {
+        "user_id": user_id,
+        "agent_name": agent_name,
+        "status": status,
+        "updated_since": updated_since,
+        "updated_before": updated_before,
+    }
+    return await list_sessions(services.index, who.tenant, filters, limit, cursor)
+
+
+@router.post(
+    "/sessions/import",
+    status_code=201,
+    response_model=Session,
+    tags=["sessions"],
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {NDJSON: {"schema": {"type": "string"}}},
+            "description": "A session as exported by GET /v1/sessions/{session_id}/export.",
+        }
+    },
+)
+async def import_session(
+    request: Request,
+    who: WriterDep,
+    services: ServicesDep,
+    session_id: Annotated[str | None, Query(pattern=ID_PATTERN)] = None,
+) -> Any:
+    """Create a session from an export, under this id (default: the exported one)."""
+    exported_id, fields, entries = parse_import(await request.body())
+    key = SessionKey(who.tenant, session_id or exported_id or new_id())
+    return await services.sessions.import_session(key, fields, entries)
 
 
 @router.get("/sessions/{session_id}", response_model=Session, tags=["sessions"])
-async def get_session(key: KeyDep, store: SessionsDep) -> Any:
-    return await store.get_session(key)
+async def get_session(key: ReadKey, services: ServicesDep) -> Any:
+    return await services.sessions.get_session(key)
+
+
+@router.patch("/sessions/{session_id}", response_model=Session, tags=["sessions"])
+async def update_session(body: SessionUpdate, key: WriteKey, services: ServicesDep) -> Any:
+    """Change title, user, agent, metadata (replaced whole), expiry or status."""
+    changes = body.model_dump(exclude={"expected_version"}, exclude_unset=True)
+    return await services.sessions.update_session(key, changes, body.expected_version)
 
 
 @router.delete("/sessions/{session_id}", response_model=Deleted, tags=["sessions"])
-async def delete_session(key: KeyDep, store: SessionsDep) -> Any:
-    return await store.delete_session(key)
+async def delete_session(key: WriteKey, services: ServicesDep) -> Any:
+    return await services.sessions.delete_session(key)
+
+
+@router.get(
+    "/sessions/{session_id}/export",
+    response_class=Response,
+    tags=["sessions"],
+    responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}}}},
+)
+async def export(key: ReadKey, services: ServicesDep) -> Response:
+    """The session and all its entries as JSON Lines (the import format)."""
+    return Response(await export_session(services.sessions, key), media_type=NDJSON)
 
 
 @router.put("/sessions/{session_id}/data", response_model=SessionData, tags=["data"])
-async def save_data(body: DataSave, key: KeyDep, store: SessionsDep) -> Any:
-    return await store.save_data(key, body.data, body.expected_version)
+async def save_data(body: DataSave, key: WriteKey, services: ServicesDep) -> Any:
+    return await services.sessions.save_data(key, body.data, body.expected_version)
 
 
 @router.get("/sessions/{session_id}/data", response_model=SessionData, tags=["data"])
-async def load_data(key: KeyDep, store: SessionsDep) -> Any:
-    return await store.load_data(key)
+async def load_data(key: ReadKey, services: ServicesDep) -> Any:
+    return await services.sessions.load_data(key)
 
 
 @router.post(
@@ -83,42 +182,42 @@ async def load_data(key: KeyDep, store: SessionsDep) -> Any:
     response_model=AppendResult,
     tags=["entries"],
 )
-async def append_entries(body: AppendRequest, key: KeyDep, store: SessionsDep) -> Any:
+async def append_entries(body: AppendRequest, key: WriteKey, services: ServicesDep) -> Any:
     entries = [e.model_dump(exclude_none=True) for e in body.entries]
-    return await store.append(key, entries, body.expected_version)
+    return await services.sessions.append(key, entries, body.expected_version)
 
 
 @router.get("/sessions/{session_id}/entries", response_model=EntryPage, tags=["entries"])
 async def read_entries(
-    key: KeyDep,
-    store: SessionsDep,
-    after_seq: Annotated[int, Query(ge=0)] = 0,
-    before_seq: Annotated[int | None, Query(ge=1)] = None,
+    key: ReadKey,
+    services: ServicesDep,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SAFE_INT)] = 0,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SAFE_INT)] = None,
     types: Annotated[list[EntryType] | None, Query()] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
 ) -> Any:
-    page = await store.read_entries(key, after_seq, before_seq, types, limit, order)
+    page = await services.sessions.read_entries(key, after_seq, before_seq, types, limit, order)
     entries = page["entries"]
     page["next_cursor"] = entries[-1]["seq"] if page["has_more"] else None
     return page
 
 
 @router.get("/sessions/{session_id}/mirror", response_model=MirrorStatus, tags=["mirror"])
-async def mirror_status(key: KeyDep, store: SessionsDep) -> Any:
+async def mirror_status(key: ReadKey, services: ServicesDep) -> Any:
     """The D1 mirror of this session: pending outbox rows, lag, failures."""
-    return await store.mirror_status(key)
+    return await services.sessions.mirror_status(key)
 
 
 @router.post("/sessions/{session_id}/mirror/verify", response_model=ParityReport, tags=["mirror"])
-async def verify_mirror(key: KeyDep, store: SessionsDep) -> Any:
+async def verify_mirror(key: ReadKey, services: ServicesDep) -> Any:
     """Compare this session's rows in D1 with the Durable Object's, column by column."""
-    return await store.verify_mirror(key)
+    return await services.sessions.verify_mirror(key)
 
 
 @router.post(
     "/sessions/{session_id}/mirror/resync", status_code=202, response_model=Resync, tags=["mirror"]
 )
-async def resync_mirror(key: KeyDep, store: SessionsDep) -> Any:
+async def resync_mirror(key: WriteKey, services: ServicesDep) -> Any:
     """Rebuild this session's D1 rows from the Durable Object (queued, then drained)."""
-    return await store.resync_mirror(key)
+    return await services.sessions.resync_mirror(key)

@@ -23,6 +23,16 @@ class Sessions:
     async def create_session(self, key: SessionKey, fields: dict[str, Any]) -> dict[str, Any]:
         return await self._send(key, "create_session", (fields,))
 
+    async def update_session(
+        self, key: SessionKey, changes: dict[str, Any], expected_version: int | None
+    ) -> dict[str, Any]:
+        return await self._send(key, "update_session", (changes, expected_version))
+
+    async def import_session(
+        self, key: SessionKey, session: dict[str, Any], entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return await self._send(key, "import_session", (session, entries))
+
     async def get_session(self, key: SessionKey) -> dict[str, Any]:
         return await self._send(key, "get_session", ())
 

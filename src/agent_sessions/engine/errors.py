@@ -57,7 +57,37 @@ class TooLarge(SessionError):
     status = 413
 
 
+class Unauthorized(SessionError):
+    """No token, or one that maps to no tenant. Raised by the API, listed here so that every
+    layer (engine, RPC, HTTP, client) shares one vocabulary of errors."""
+
+    code = "unauthorized"
+    status = 401
+
+
+class Forbidden(SessionError):
+    """The token's scope does not allow the operation (a read-only token writing)."""
+
+    code = "forbidden"
+    status = 403
+
+
+class Malformed(SessionError):
+    code = "malformed"
+    status = 400
+
+
 _BY_CODE = {
     cls.code: cls
-    for cls in (InvalidInput, NotFound, AlreadyExists, VersionConflict, DuplicateEntry, TooLarge)
+    for cls in (
+        InvalidInput,
+        NotFound,
+        AlreadyExists,
+        VersionConflict,
+        DuplicateEntry,
+        TooLarge,
+        Unauthorized,
+        Forbidden,
+        Malformed,
+    )
 }

@@ -37,6 +37,15 @@ from .values import (
     new_id,
 )
 
+STATUSES = ("active", "completed", "abandoned", "archived")
+TRANSITIONS = {
+    "active": {"completed", "abandoned"},
+    "completed": {"active"},
+    "abandoned": {"active"},
+    "archived": set(),
+}
+"""Allowed status changes. 'archived' is entered and left by the cold tier only."""
+UPDATABLE = frozenset({"user_id", "agent_name", "title", "metadata", "status", "expires_at"})
 ENTRY_TYPES = frozenset({"message", "tool_call", "tool_result", "compaction", "metadata", "custom"})
 SESSION_FIELDS = frozenset({"user_id", "agent_name", "title", "metadata", "data", "expires_at"})
 ENTRY_FIELDS = frozenset(
@@ -118,45 +127,73 @@ class SessionEngine:
     ) -> dict[str, Any]:
         fields = fields or {}
         _only(fields, SESSION_FIELDS, "session")
-        metadata = fields.get("metadata") or {}
-        if not isinstance(metadata, dict):
-            raise InvalidInput("metadata must be an object", {"field": "metadata"})
-        columns: dict[str, Any] = {
-            "user_id": check_text(fields.get("user_id"), "user_id"),
-            "agent_name": check_text(fields.get("agent_name"), "agent_name"),
-            "title": check_text(fields.get("title"), "title"),
-            "metadata": encode_json(metadata, "metadata", MAX_METADATA_BYTES),
-            "data": None
-            if fields.get("data") is None
-            else encode_json(fields["data"], "data", MAX_DATA_BYTES),
-            "expires_at": check_optional_int(fields.get("expires_at"), "expires_at"),
-        }
+        columns = _session_columns(fields)
 
         def write() -> dict[str, Any]:
-            if self._sql.execute(q.SELECT_SESSION, key.params):
-                raise AlreadyExists(f"session {key.session_id!r} already exists")
-            now = self._clock()
-            version = self._version_floor(key) + 1
-            row = {c: None for c in q.SESSION_COLUMNS} | columns
-            row |= {
-                "tenant_id": key.tenant_id,
-                "id": key.session_id,
-                "created_at": now,
-                "updated_at": now,
-                "status": "active",
-                "entry_count": 0,
-                "message_count": 0,
-                "last_seq": 0,
-                "compacted_through_seq": 0,
-                "input_tokens": 0,
-                "output_tokens": 0,
-                "version": version,
-            }
-            self._sql.execute(q.INSERT_SESSION, [row[c] for c in q.SESSION_COLUMNS])
-            self._record(key, "upsert_session", version, now)
-            return _summary({c: row[c] for c in q.SUMMARY_COLUMNS})
+            return self._insert_session(key, columns, self._clock())
 
         return self._sql.transaction(write)
+
+    def update_session(
+        self, key: SessionKey, changes: Mapping[str, Any], expected_version: Any = None
+    ) -> dict[str, Any]:
+        """Change who/what fields, metadata (replaced whole) or status (see TRANSITIONS)."""
+        _only(changes, UPDATABLE, "update")
+        if not changes:
+            raise InvalidInput("nothing to update", {"fields": sorted(UPDATABLE)})
+        columns = _session_columns(changes)
+
+        def write() -> dict[str, Any]:
+            session = dict(self._require(key))
+            _check_version(session["version"], expected_version)
+            status = changes.get("status", session["status"])
+            if status != session["status"] and status not in TRANSITIONS[session["status"]]:
+                raise InvalidInput(
+                    f"status cannot change from {session['status']!r} to {status!r}",
+                    {"from": session["status"], "to": status},
+                )
+            merged = session | columns  # the row's own values are already encoded
+            version = session["version"] + 1
+            now = max(self._clock(), session["updated_at"])
+            self._sql.execute(
+                q.UPDATE_FIELDS,
+                (
+                    merged["user_id"], merged["agent_name"], merged["title"], status,
+                    merged["metadata"], merged["expires_at"], version, now, *key.params,
+                ),
+            )  # fmt: skip
+            self._record(key, "upsert_session", version, now)
+            return _summary(self._require(key))
+
+        return self._sql.transaction(write)
+
+    def import_session(
+        self, key: SessionKey, session: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """Create a session from an export: its fields, data and entries in one transaction.
+
+        Entries keep their ids, parents, content and timestamps and are numbered 1..n in the
+        given order; counters are recomputed from the entries, never trusted.
+        """
+        _only(session, SESSION_FIELDS | {"status", "created_at"}, "imported session")
+        columns = _session_columns(session)
+        status = session.get("status", "active")
+        if status not in TRANSITIONS or status == "archived":
+            raise InvalidInput("status must be active, completed or abandoned", {"field": "status"})
+        created_at = check_optional_int(session.get("created_at"), "created_at")
+        batch = _prepare_batch(entries, limit=None, extra={"created_at"}) if entries else []
+
+        def write() -> dict[str, Any]:
+            now = self._clock()
+            self._insert_session(key, columns | {"status": status}, created_at or now, now)
+            if batch:
+                self._insert_entries(key, self._require(key), batch, now)
+            return _summary(self._require(key))
+
+        try:
+            return self._sql.transaction(write)
+        except IntegrityViolation:
+            raise InvalidInput("entry ids repeat within the import") from None
 
     def get_session(self, key: SessionKey) -> dict[str, Any]:
         return _summary(self._require(key))
@@ -231,49 +268,7 @@ class SessionEngine:
         def write() -> dict[str, Any]:
             session = self._require(key)
             _check_version(session["version"], expected_version)
-            self._check_parents(key, batch)
-            now = max(self._clock(), session["updated_at"])
-            seq, leaf = session["last_seq"], session["leaf_id"]
-            rows: list[list[Any]] = []
-            for entry in batch:
-                seq += 1
-                parent = entry["parent_id"] if entry["parent_id"] is not None else leaf
-                leaf = entry["id"]
-                row = entry | {
-                    "tenant_id": key.tenant_id,
-                    "session_id": key.session_id,
-                    "seq": seq,
-                    "parent_id": parent,
-                    "created_at": now,
-                }
-                rows.append([row[c] for c in q.ENTRY_COLUMNS])
-            per = q.ENTRY_ROWS_PER_INSERT
-            for start in range(0, len(rows), per):
-                chunk = rows[start : start + per]
-                self._sql.execute(q.insert_entries(len(chunk)), [v for r in chunk for v in r])
-            version = session["version"] + 1
-            self._sql.execute(
-                q.UPDATE_AFTER_APPEND,
-                (
-                    len(batch),
-                    sum(1 for e in batch if e["type"] == "message"),
-                    sum(e["input_tokens"] for e in batch),
-                    sum(e["output_tokens"] for e in batch),
-                    seq,
-                    leaf,
-                    version,
-                    now,
-                    *key.params,
-                ),
-            )
-            first = session["last_seq"] + 1
-            self._record(key, "append_entries", version, now, first, seq)
-            return {
-                "entries": [{"id": e["id"], "seq": first + i} for i, e in enumerate(batch)],
-                "first_seq": first,
-                "last_seq": seq,
-                "version": version,
-            }
+            return self._insert_entries(key, session, batch, self._clock())
 
         try:
             return self._sql.transaction(write)
@@ -317,6 +312,75 @@ class SessionEngine:
         params = (*key.params, after, before, before, type_filter, type_filter, size + 1)
         rows = self._sql.execute(statement, params)
         return {"entries": [_entry(r) for r in rows[:size]], "has_more": len(rows) > size}
+
+    def _insert_session(
+        self, key: SessionKey, columns: dict[str, Any], created_at: int, now: int | None = None
+    ) -> dict[str, Any]:
+        if self._sql.execute(q.SELECT_SESSION, key.params):
+            raise AlreadyExists(f"session {key.session_id!r} already exists")
+        now = created_at if now is None else now
+        version = self._version_floor(key) + 1
+        row = dict.fromkeys(q.SESSION_COLUMNS) | {"status": "active", "metadata": "{}"} | columns
+        row |= {
+            "tenant_id": key.tenant_id,
+            "id": key.session_id,
+            "created_at": created_at,
+            "updated_at": max(now, created_at),
+            "entry_count": 0,
+            "message_count": 0,
+            "last_seq": 0,
+            "compacted_through_seq": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "version": version,
+        }
+        self._sql.execute(q.INSERT_SESSION, [row[c] for c in q.SESSION_COLUMNS])
+        self._record(key, "upsert_session", version, now)
+        return _summary({c: row[c] for c in q.SUMMARY_COLUMNS})
+
+    def _insert_entries(
+        self, key: SessionKey, session: Row, batch: list[dict[str, Any]], clock: int
+    ) -> dict[str, Any]:
+        """Number and insert a validated batch, update the counters, record the mirror work."""
+        self._check_parents(key, batch)
+        now = max(clock, session["updated_at"])
+        seq, leaf = session["last_seq"], session["leaf_id"]
+        rows: list[list[Any]] = []
+        for entry in batch:
+            seq += 1
+            parent = entry["parent_id"] if entry["parent_id"] is not None else leaf
+            leaf = entry["id"]
+            row = {"created_at": now} | entry
+            row |= {"tenant_id": key.tenant_id, "session_id": key.session_id, "seq": seq}
+            row["parent_id"] = parent
+            rows.append([row[c] for c in q.ENTRY_COLUMNS])
+        per = q.ENTRY_ROWS_PER_INSERT
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            self._sql.execute(q.insert_entries(len(chunk)), [v for r in chunk for v in r])
+        version = session["version"] + 1
+        self._sql.execute(
+            q.UPDATE_AFTER_APPEND,
+            (
+                len(batch),
+                sum(1 for e in batch if e["type"] == "message"),
+                sum(e["input_tokens"] for e in batch),
+                sum(e["output_tokens"] for e in batch),
+                seq,
+                leaf,
+                version,
+                now,
+                *key.params,
+            ),
+        )
+        first = session["last_seq"] + 1
+        self._record(key, "append_entries", version, now, first, seq)
+        return {
+            "entries": [{"id": e["id"], "seq": first + i} for i, e in enumerate(batch)],
+            "first_seq": first,
+            "last_seq": seq,
+            "version": version,
+        }
 
     # -- helpers ------------------------------------------------------------------------
 
@@ -364,21 +428,49 @@ class SessionEngine:
                 raise InvalidInput("parent_id refers to no earlier entry", {"parent_ids": missing})
 
 
-def _prepare_batch(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
-    """Validate and encode a batch before the transaction, so bad input writes nothing."""
+def _session_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
+    """The given session fields, checked and encoded as the columns store them."""
+    columns: dict[str, Any] = {}
+    for name in ("user_id", "agent_name", "title"):
+        if name in fields:
+            columns[name] = check_text(fields[name], name)
+    if "metadata" in fields:
+        metadata = fields["metadata"] if fields["metadata"] is not None else {}
+        if not isinstance(metadata, dict):
+            raise InvalidInput("metadata must be an object", {"field": "metadata"})
+        columns["metadata"] = encode_json(metadata, "metadata", MAX_METADATA_BYTES)
+    if "data" in fields:
+        data = fields["data"]
+        columns["data"] = None if data is None else encode_json(data, "data", MAX_DATA_BYTES)
+    if "expires_at" in fields:
+        columns["expires_at"] = check_optional_int(fields["expires_at"], "expires_at")
+    if "status" in fields and fields["status"] not in STATUSES:
+        raise InvalidInput(f"status must be one of {list(STATUSES)}", {"field": "status"})
+    return columns
+
+
+def _prepare_batch(
+    entries: Sequence[Mapping[str, Any]],
+    limit: int | None = MAX_ENTRIES_PER_APPEND,
+    extra: frozenset[str] | set[str] = frozenset(),
+) -> list[dict[str, Any]]:
+    """Validate and encode a batch before the transaction, so bad input writes nothing.
+
+    `limit` caps the entries of one append (None for an import, bounded by the body size);
+    `extra` admits more fields (an import keeps `created_at`).
+    """
     if not isinstance(entries, list | tuple) or not entries:
         raise InvalidInput("entries must be a non-empty list", {"field": "entries"})
-    if len(entries) > MAX_ENTRIES_PER_APPEND:
+    if limit is not None and len(entries) > limit:
         raise TooLarge(
-            f"{len(entries)} entries in one append; the limit is {MAX_ENTRIES_PER_APPEND}",
-            {"limit": MAX_ENTRIES_PER_APPEND},
+            f"{len(entries)} entries in one append; the limit is {limit}", {"limit": limit}
         )
     batch: list[dict[str, Any]] = []
     ids: set[str] = set()
     total = 0
     for index, raw in enumerate(entries):
         where = f"entries[{index}]"
-        _only(raw, ENTRY_FIELDS, "entry")
+        _only(raw, ENTRY_FIELDS | extra, "entry")
         kind = raw.get("type")
         if kind not in ENTRY_TYPES:
             raise InvalidInput(
@@ -395,18 +487,19 @@ def _prepare_batch(entries: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]
             payload = encode_json(raw["payload"], f"{where}.payload", MAX_ENTRY_BYTES)
         size = check_size((content or "") + (payload or ""), where, MAX_ENTRY_BYTES)
         total += size
-        batch.append(
-            {
-                "id": entry_id,
-                "type": kind,
-                "role": check_text(raw.get("role"), f"{where}.role"),
-                "parent_id": None if parent is None else check_id(parent, f"{where}.parent_id"),
-                "content": content,
-                "payload": payload,
-                "input_tokens": check_count(raw.get("input_tokens"), f"{where}.input_tokens"),
-                "output_tokens": check_count(raw.get("output_tokens"), f"{where}.output_tokens"),
-            }
-        )
+        prepared = {
+            "id": entry_id,
+            "type": kind,
+            "role": check_text(raw.get("role"), f"{where}.role"),
+            "parent_id": None if parent is None else check_id(parent, f"{where}.parent_id"),
+            "content": content,
+            "payload": payload,
+            "input_tokens": check_count(raw.get("input_tokens"), f"{where}.input_tokens"),
+            "output_tokens": check_count(raw.get("output_tokens"), f"{where}.output_tokens"),
+        }
+        if "created_at" in extra and raw.get("created_at") is not None:
+            prepared["created_at"] = check_count(raw["created_at"], f"{where}.created_at")
+        batch.append(prepared)
     if total > MAX_APPEND_BYTES:
         raise TooLarge(
             f"the batch holds {total} bytes; the limit is {MAX_APPEND_BYTES}",

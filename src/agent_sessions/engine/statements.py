@@ -23,6 +23,10 @@ INSERT_SESSION = (
     f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
     f"VALUES ({', '.join('?' for _ in SESSION_COLUMNS)})"
 )
+UPDATE_FIELDS = (
+    "UPDATE sessions SET user_id = ?, agent_name = ?, title = ?, status = ?, metadata = ?, "
+    f"expires_at = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
+)
 UPDATE_DATA = f"UPDATE sessions SET data = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
 UPDATE_AFTER_APPEND = (
     "UPDATE sessions SET entry_count = entry_count + ?, message_count = message_count + ?, "

@@ -10,13 +10,18 @@ from pathlib import Path
 from fastapi import FastAPI
 
 from ..api.app import create_app
+from ..api.auth import TokenTable
+from ..api.services import Services
 from ..api.sessions import Sessions
 from .store import LocalStore
 
 
-def local_app(data_dir: str | Path, store: LocalStore | None = None) -> FastAPI:
+def local_app(
+    data_dir: str | Path, tokens: TokenTable | None, store: LocalStore | None = None
+) -> FastAPI:
+    """The local API over `data_dir`; `tokens=None` turns auth off (tenant `default`)."""
     store = store or LocalStore(data_dir)
-    sessions = Sessions(store.transport)
+    services = Services(Sessions(store.transport), store.mirror, tokens)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -28,15 +33,20 @@ def local_app(data_dir: str | Path, store: LocalStore | None = None) -> FastAPI:
             await store.settle()
             store.close()
 
-    app = create_app(lambda _request: sessions, health=store.health, lifespan=lifespan)
+    app = create_app(lambda _request: services, health=store.health, lifespan=lifespan)
     app.state.store = store
     return app
 
 
-def serve(host: str, port: int, data_dir: str | Path) -> None:
+def serve(host: str, port: int, data_dir: str | Path, tokens: TokenTable | None) -> None:
     import uvicorn  # noqa: PLC0415 - a local-mode dependency only
 
-    app = local_app(data_dir)
+    app = local_app(data_dir, tokens)
     print(f"agent-sessions: serving http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     print(f"agent-sessions: data in {Path(data_dir).resolve()}")
+    if tokens is None:
+        print(
+            "agent-sessions: WARNING: authentication is OFF (--no-auth). Anyone who can reach "
+            f"{host}:{port} can read and write every session, as tenant 'default'."
+        )
     uvicorn.run(app, host=host, port=port, log_level="info")

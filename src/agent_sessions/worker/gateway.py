@@ -11,6 +11,10 @@ from typing import Any
 
 from workers import WorkerEntrypoint
 
+from ..adapters.d1 import D1Mirror
+from ..api.auth import TOKENS_VARIABLE, TokenTable
+from ..api.services import Services
+from ..api.sessions import Sessions
 from ..engine import SessionKey
 from .boundary import unwrap
 
@@ -26,11 +30,24 @@ def durable_object_transport(env: Any) -> Any:
 
 
 @cache
+def tokens_of(spec: str | None) -> TokenTable:
+    """The Worker's tokens, parsed once per distinct secret. No secret: nobody gets in."""
+    return TokenTable.parse(spec) if spec else TokenTable({})
+
+
+def services_of(env: Any) -> Services:
+    return Services(
+        Sessions(durable_object_transport(env)),
+        D1Mirror(env.DB),
+        tokens_of(getattr(env, TOKENS_VARIABLE, None) or None),
+    )
+
+
+@cache
 def http_app() -> Any:
     from ..api.app import create_app  # noqa: PLC0415 - heavy; see the module docstring
-    from ..api.sessions import Sessions  # noqa: PLC0415
 
-    return create_app(lambda request: Sessions(durable_object_transport(request.scope["env"])))
+    return create_app(lambda request: services_of(request.scope["env"]))
 
 
 class Default(WorkerEntrypoint):

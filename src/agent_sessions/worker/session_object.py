@@ -64,6 +64,16 @@ class SessionObject(DurableObject):
     async def create_session(self, tenant_id: str, session_id: str, fields: Any) -> Any:
         return await self._run("create_session", tenant_id, session_id, fields)
 
+    async def update_session(
+        self, tenant_id: str, session_id: str, changes: Any, expected_version: Any
+    ) -> Any:
+        return await self._run("update_session", tenant_id, session_id, changes, expected_version)
+
+    async def import_session(
+        self, tenant_id: str, session_id: str, session: Any, entries: Any
+    ) -> Any:
+        return await self._run("import_session", tenant_id, session_id, session, entries)
+
     async def get_session(self, tenant_id: str, session_id: str) -> Any:
         return await self._run("get_session", tenant_id, session_id)
 

@@ -1,0 +1,64 @@
+"""Listing sessions from D1 (or the local mirror file), filtered and keyset-paginated.
+
+The WHERE clause is assembled from the constant fragments below, chosen by which filters the
+caller set; every value is bound. Order is newest first by (updated_at, id), and the cursor is
+that pair for the last row, opaque to callers. Results follow the mirror, so a write shows
+up here once the mirror has delivered it (see the mirror's lag).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from typing import Any
+
+from ..engine import InvalidInput
+from ..engine.statements import SUMMARY_COLUMNS
+from ..engine.values import decode_json
+from ..mirror.ports import MirrorPort
+
+FILTERS = {
+    "user_id": "user_id = ?",
+    "agent_name": "agent_name = ?",
+    "status": "status = ?",
+    "updated_since": "updated_at >= ?",
+    "updated_before": "updated_at < ?",
+}
+AFTER_CURSOR = "(updated_at < ? OR (updated_at = ? AND id < ?))"
+_SELECT = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM sessions WHERE tenant_id = ?"
+
+
+def encode_cursor(row: dict[str, Any]) -> str:
+    raw = json.dumps([row["updated_at"], row["id"]]).encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> tuple[int, str]:
+    try:
+        updated_at, session_id = json.loads(
+            base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
+        )
+        if not isinstance(updated_at, int) or not isinstance(session_id, str):
+            raise ValueError
+    except (ValueError, TypeError):
+        raise InvalidInput("cursor is not one this API returned", {"field": "cursor"}) from None
+    return updated_at, session_id
+
+
+async def list_sessions(
+    index: MirrorPort, tenant: str, filters: dict[str, Any], limit: int, cursor: str | None
+) -> dict[str, Any]:
+    clauses = [FILTERS[name] for name in FILTERS if filters.get(name) is not None]
+    params: list[Any] = [
+        tenant,
+        *(filters[name] for name in FILTERS if filters.get(name) is not None),
+    ]
+    if cursor is not None:
+        updated_at, session_id = decode_cursor(cursor)
+        clauses.append(AFTER_CURSOR)
+        params += [updated_at, updated_at, session_id]
+    sql = " AND ".join([_SELECT, *clauses]) + " ORDER BY updated_at DESC, id DESC LIMIT ?"
+    rows = await index.query(sql, [*params, limit + 1])
+    sessions = [{**r, "metadata": decode_json(r["metadata"])} for r in rows[:limit]]
+    more = len(rows) > limit
+    return {"sessions": sessions, "next_cursor": encode_cursor(sessions[-1]) if more else None}
