@@ -19,6 +19,8 @@ SCENARIOS = {
     "harness_catches_a_wrong_conversion",
     "typed_errors_cross_rpc",
     "gateway_http_round_trip",
+    "gateway_without_its_secret_refuses_everyone",
+    "gateway_lists_sessions_from_d1",
     "mirror_drains_into_real_d1",
     "consumer_worker_reads_the_mirror",
     "alarm_retries_until_d1_has_it",

@@ -71,9 +71,11 @@ async function main() {
   const env = {
     DB: new bindings.D1Database(db),
     SESSIONS: new bindings.DurableObjectNamespace(SQL, background),
+    AGENT_SESSIONS_TOKENS: "worker-test-token-0123456789=default",
   };
   globalThis.__harness = {
     env,
+    envWithoutSecret: { DB: env.DB, SESSIONS: env.SESSIONS },
     background,
     newState: (name = "test") =>
       new bindings.DurableObjectState(

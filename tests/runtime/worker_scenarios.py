@@ -136,17 +136,24 @@ async def typed_errors_cross_rpc() -> None:
     assert (await api.get_session(key))["version"] == 1, "refused writes changed nothing"
 
 
+TOKEN = "worker-test-token-0123456789"
+
+
 async def http(
     gateway: Any, method: str, path: str, body: Any = None, raw_body: str | None = None
 ) -> tuple[int, Any]:
-    init: dict[str, Any] = {"method": method, "headers": {"content-type": "application/json"}}
+    headers = {"content-type": "application/json", "authorization": f"Bearer {TOKEN}"}
+    init: dict[str, Any] = {"method": method, "headers": headers}
     if body is not None or raw_body is not None:
         init["body"] = raw_body if raw_body is not None else json.dumps(body)
     request = js.Request.new(
         f"https://sessions.example{path}", to_js(init, dict_converter=js.Object.fromEntries)
     )
     response = await gateway.fetch(request)
-    return response.status, json.loads(await response.text())
+    text = await response.text()
+    if "ndjson" in (response.headers.get("content-type") or ""):
+        return response.status, [json.loads(line) for line in text.splitlines()]
+    return response.status, json.loads(text)
 
 
 @scenario
@@ -180,6 +187,27 @@ async def gateway_http_round_trip() -> None:
     status, spec = await http(gateway, "GET", "/openapi.json")
     assert status == 200
     assert spec["openapi"].startswith("3.1")
+
+
+@scenario
+async def gateway_without_its_secret_refuses_everyone() -> None:
+    gateway = Default(H.executionContext(), H.envWithoutSecret)
+    status, error = await http(gateway, "GET", "/v1/sessions/web")
+    assert (status, error["error"]["code"]) == (401, "unauthorized"), error
+    assert "no tokens configured" in error["error"]["message"]
+
+
+@scenario
+async def gateway_lists_sessions_from_d1() -> None:
+    await H.settle()
+    gateway = Default(H.executionContext(), H.env)
+    status, page = await http(gateway, "GET", "/v1/sessions?user_id=ada")
+    assert status == 200, page
+    assert [s["id"] for s in page["sessions"]] == ["web"], page
+    status, exported = await http(gateway, "GET", "/v1/sessions/web/export")
+    assert status == 200
+    assert exported[0]["format"] == "agent-sessions.v1"
+    assert [e["seq"] for e in exported[1:]] == [1, 2, 3]
 
 
 @scenario
