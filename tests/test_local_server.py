@@ -2,70 +2,17 @@
 
 from __future__ import annotations
 
-import json
-import socket
+import os
 import sqlite3
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-    data = None if body is None else json.dumps(body).encode()
-    request = urllib.request.Request(base + path, data=data, method=method)
-    request.add_header("content-type", "application/json")
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, json.loads(response.read())
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read())
-
-
-class Server:
-    """`agent-sessions serve` in a child process, as the README starts it."""
-
-    def __init__(self, data_dir: Path, *flags: str) -> None:
-        port = free_port()
-        self.base = f"http://127.0.0.1:{port}"
-        command = [sys.executable, "-m", "agent_sessions", "serve", "--port", str(port)]
-        self.process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir), *(flags or ("--no-auth",))],
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        deadline = time.monotonic() + 30
-        while not self._ready():
-            if self.process.poll() is not None or time.monotonic() > deadline:
-                self.process.kill()
-                pytest.fail(f"the server did not start: {self.process.communicate()[0]}")
-            time.sleep(0.1)
-
-    def _ready(self) -> bool:
-        try:
-            return self.call("GET", "/healthz")[0] == 200
-        except OSError:
-            return False
-
-    def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        return call(self.base, method, path, body)
-
-    def stop(self) -> str:
-        self.process.terminate()
-        return self.process.communicate(timeout=10)[0]
+from .servers import Server
 
 
 @pytest.fixture
@@ -123,3 +70,19 @@ def test_sessions_survive_a_restart(data_dir: Path) -> None:
         assert (status, session["entry_count"], session["version"]) == (200, 1, 2)
     finally:
         second.stop()
+
+
+def test_without_tokens_it_refuses_to_start_and_says_how(data_dir: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if k != "AGENT_SESSIONS_TOKENS"}
+    command = [sys.executable, "-m", "agent_sessions", "serve", "--data-dir", str(data_dir)]
+    result = subprocess.run(
+        command, capture_output=True, text=True, env=env, timeout=30, check=False
+    )
+    assert result.returncode != 0
+    assert "no tokens configured" in result.stderr
+    assert "--no-auth" in result.stderr
+
+
+def test_no_auth_is_announced_loudly(data_dir: Path) -> None:
+    running = Server(data_dir, "--no-auth")
+    assert "authentication is OFF" in running.stop()

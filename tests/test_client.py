@@ -1,0 +1,180 @@
+"""The Python client over real loopback HTTP against the local server: sync and async."""
+
+from __future__ import annotations
+
+import asyncio
+import http.server
+import os
+import threading
+import time
+import urllib.error
+from collections.abc import Iterator
+from typing import Any, ClassVar
+
+import pytest
+
+from agent_sessions.api.models import EntryIn, Session
+from agent_sessions.client import AsyncClient, Client
+from agent_sessions.client.transport import Retry
+from agent_sessions.engine import AlreadyExists, InvalidInput, NotFound, VersionConflict
+from agent_sessions.engine.errors import Forbidden, SessionError, Unauthorized
+
+from .servers import Server
+
+TOKEN = "client-test-token-0123456789"
+READER = "client-reader-token-0123456789"
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    env = {**os.environ, "AGENT_SESSIONS_TOKENS": f"{TOKEN}=team,{READER}=team:ro"}
+    running = Server(tmp_path_factory.mktemp("client") / "data", env=env)
+    yield running
+    running.stop()
+
+
+def mirrored(client: Client, session_id: str) -> None:
+    deadline = time.monotonic() + 10
+    while client.mirror_status(session_id).pending:
+        assert time.monotonic() < deadline
+        time.sleep(0.02)
+
+
+def test_a_turn_with_the_blocking_client(server: Server) -> None:
+    client = Client(server.base, TOKEN)
+    session = client.create_session("c1", user_id="ada", agent_name="helper", title="Demo")
+    assert isinstance(session, Session)
+    assert (session.id, session.version) == ("c1", 1)
+    result = client.append(
+        "c1",
+        [
+            {"type": "message", "role": "user", "content": "hi", "input_tokens": 2},
+            EntryIn(type="message", role="assistant", content="hello", output_tokens=3),
+        ],
+    )
+    assert (result.first_seq, result.last_seq) == (1, 2)
+    page = client.read_entries("c1", types=["message"], order="desc", limit=1)
+    assert [e.content for e in page.entries] == ["hello"]
+    assert page.next_cursor == 2
+    assert client.save_data("c1", {"k": [1]}).version == 3
+    assert client.load_data("c1").data == {"k": [1]}
+    assert client.update_session("c1", title="Renamed", status="completed").status == "completed"
+    mirrored(client, "c1")
+    listed = client.list_sessions(user_id="ada")
+    assert [s.id for s in listed.sessions] == ["c1"]
+    exported = client.export_session("c1")
+    copy = client.import_session(exported, session_id="c1-copy")
+    assert (copy.entry_count, copy.title) == (2, "Renamed")
+    assert client.delete_session("c1-copy").deleted is True
+
+
+def test_errors_are_typed_with_their_status(server: Server) -> None:
+    client = Client(server.base, TOKEN)
+    with pytest.raises(NotFound) as missing:
+        client.get_session("nope")
+    assert missing.value.http_status == 404  # type: ignore[attr-defined]
+    client.create_session("c2")
+    with pytest.raises(AlreadyExists):
+        client.create_session("c2")
+    with pytest.raises(VersionConflict) as conflict:
+        client.save_data("c2", 1, expected_version=9)
+    assert conflict.value.details["current_version"] == 1
+    with pytest.raises(InvalidInput):
+        client.append("c2", [{"type": "gossip"}])
+    with pytest.raises(Unauthorized):
+        Client(server.base, "wrong-token-0123456789").get_session("c2")
+    with pytest.raises(Forbidden):
+        Client(server.base, READER).append("c2", [{"type": "message"}])
+    assert Client(server.base, READER).get_session("c2").version == 1
+
+
+def test_the_async_client(server: Server) -> None:
+    async def scenario() -> dict[str, Any]:
+        client = AsyncClient(server.base, TOKEN)
+        await client.create_session("a1", user_id="bob")
+        await client.append("a1", [{"type": "message", "content": "x"}], expected_version=1)
+        pages = await asyncio.gather(*(client.get_session("a1") for _ in range(5)))
+        with pytest.raises(NotFound):
+            await client.load_data("missing")
+        return {"versions": {p.version for p in pages}}
+
+    assert asyncio.run(scenario()) == {"versions": {2}}
+
+
+class Flaky(http.server.BaseHTTPRequestHandler):
+    """Answers with the statuses of `script` in turn (Retry-After: 0), recording each method."""
+
+    script: ClassVar[list[int]] = []
+    seen: ClassVar[list[str]] = []
+
+    def _answer(self) -> None:
+        self.rfile.read(int(self.headers.get("content-length") or 0))
+        Flaky.seen.append(self.command)
+        status = Flaky.script.pop(0)
+        body = (
+            b'{"id": "s", "data": null, "updated_at": 1, "version": 1}'
+            if status == 200
+            else b'{"error": {"code": "unavailable", "message": "busy"}}'
+        )
+        self.send_response(status)
+        self.send_header("retry-after", "0")
+        self.send_header("content-type", "application/json")
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_PUT = _answer
+
+    def log_message(self, *_: Any) -> None:
+        pass
+
+
+@pytest.fixture
+def flaky() -> Iterator[str]:
+    Flaky.seen = []
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd.shutdown()
+
+
+NO_WAIT = Retry(attempts=3, base_s=0)
+
+
+def test_retries_a_busy_server_then_succeeds(flaky: str) -> None:
+    Flaky.script = [503, 502, 200]
+    assert Client(flaky, retry=NO_WAIT).load_data("s").version == 1
+    assert Flaky.seen == ["GET", "GET", "GET"]
+
+
+def test_gives_up_after_its_attempts_with_the_last_error(flaky: str) -> None:
+    Flaky.script = [503, 503, 503]
+    with pytest.raises(SessionError, match="busy") as error:
+        Client(flaky, retry=NO_WAIT).load_data("s")
+    assert error.value.http_status == 503  # type: ignore[attr-defined]
+    assert Flaky.seen == ["GET", "GET", "GET"]
+
+
+def test_a_post_is_not_repeated_after_a_500(flaky: str) -> None:
+    """A 500 may have been applied, so a POST is not sent again..."""
+    Flaky.script = [500, 200]
+    with pytest.raises(SessionError):
+        Client(flaky, retry=NO_WAIT).append("s", [{"type": "message"}])
+    assert Flaky.seen == ["POST"]
+
+
+def test_a_post_is_repeated_after_a_503(flaky: str) -> None:
+    """...but 429 and 503 mean the server did not act on it."""
+    Flaky.script = [503, 200, 200]
+    Client(flaky, retry=NO_WAIT).save_data("s", 1)
+    assert Flaky.seen == ["PUT", "PUT"]
+    Flaky.seen, Flaky.script = [], [429, 200]
+    with pytest.raises(
+        Exception, match="validation error"
+    ):  # the stub's body is not an AppendResult
+        Client(flaky, retry=NO_WAIT).append("s", [{"type": "message"}])
+    assert Flaky.seen == ["POST", "POST"]
+
+
+def test_connection_refused_is_raised_after_retries() -> None:
+    with pytest.raises(urllib.error.URLError):
+        Client("http://127.0.0.1:9", retry=Retry(attempts=2, base_s=0)).get_session("s")
