@@ -21,6 +21,8 @@ SCENARIOS = {
     "gateway_http_round_trip",
     "gateway_without_its_secret_refuses_everyone",
     "gateway_lists_sessions_from_d1",
+    "gateway_rpc_for_service_bindings",
+    "async_client_through_a_fetcher",
     "mirror_drains_into_real_d1",
     "consumer_worker_reads_the_mirror",
     "alarm_retries_until_d1_has_it",

@@ -10,7 +10,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import js  # type: ignore[import-not-found]  # Pyodide only
-from pyodide.ffi import create_proxy, to_js  # type: ignore[import-not-found]
+from pyodide.ffi import create_proxy, jsnull, to_js  # type: ignore[import-not-found]
 from workers.rpc import _EnvWrapper
 
 from agent_sessions.adapters.d1 import D1Mirror
@@ -208,6 +208,56 @@ async def gateway_lists_sessions_from_d1() -> None:
     assert status == 200
     assert exported[0]["format"] == "agent-sessions.v1"
     assert [e["seq"] for e in exported[1:]] == [1, 2, 3]
+
+
+def as_js(value: Any) -> Any:
+    """A value as a service binding delivers it: a JS value, not a Python one."""
+    return to_js(value, dict_converter=js.Object.fromEntries) if value is not None else jsnull
+
+
+@scenario
+async def gateway_rpc_for_service_bindings() -> None:
+    """Default's RPC methods, called with JS arguments as another Worker's binding would."""
+    gateway = Default(H.executionContext(), H.env)
+    made = await gateway.create_session(as_js("svc"), as_js({"id": "rpc1", "user_id": "eve"}))
+    assert made["ok"]["id"] == "rpc1", made
+    entries = as_js([{"type": "message", "content": "via rpc", "input_tokens": 5}])
+    appended = await gateway.append(as_js("svc"), as_js("rpc1"), entries, as_js(None))
+    assert appended["ok"]["last_seq"] == 1, appended
+    page = await gateway.read_entries(as_js("svc"), as_js("rpc1"), as_js({"limit": 10}))
+    assert [e["content"] for e in page["ok"]["entries"]] == ["via rpc"], page
+    updated = await gateway.update_session(as_js("svc"), as_js("rpc1"), as_js({"title": "T"}))
+    assert updated["ok"]["title"] == "T", updated
+    exported = (await gateway.export_session(as_js("svc"), as_js("rpc1")))["ok"]
+    copy = await gateway.import_session(as_js("svc"), as_js(exported), as_js("rpc2"))
+    assert copy["ok"]["entry_count"] == 1, copy
+    await H.settle()
+    listed = await gateway.list_sessions(as_js("svc"), as_js({"user_id": "eve"}))
+    assert sorted(s["id"] for s in listed["ok"]["sessions"]) == ["rpc1", "rpc2"], listed
+    missing = await gateway.get_session(as_js("svc"), as_js("nope"))
+    assert missing["error"]["code"] == "not_found", missing
+    bad = await gateway.append(as_js("svc"), as_js("rpc1"), as_js([{"role": "x"}]), as_js(None))
+    assert bad["error"]["code"] == "invalid", bad
+    bad = await gateway.list_sessions(as_js("svc"), as_js({"limit": 0}))
+    assert bad["error"]["code"] == "invalid", bad
+    bad = await gateway.get_session(as_js("bad tenant"), as_js("rpc1"))
+    assert bad["error"]["code"] == "invalid", bad
+
+
+@scenario
+async def async_client_through_a_fetcher() -> None:
+    """The Python client inside Pyodide, sending through a service binding's fetch."""
+    from agent_sessions.client import AsyncClient  # noqa: PLC0415
+
+    client = AsyncClient(
+        "https://sessions.example", TOKEN, fetcher=Default(H.executionContext(), H.env)
+    )
+    session = await client.create_session("from-client", user_id="zed")
+    assert session.version == 1
+    result = await client.append("from-client", [{"type": "message", "content": "hi"}])
+    assert result.last_seq == 1
+    assert (await client.read_entries("from-client")).entries[0].content == "hi"
+    await expect(NotFound, client.get_session("absent"))
 
 
 @scenario

@@ -13,8 +13,10 @@ import json
 from typing import Any
 
 from ..engine import InvalidInput
+from ..engine.limits import MAX_PAGE_SIZE
+from ..engine.sessions import STATUSES
 from ..engine.statements import SUMMARY_COLUMNS
-from ..engine.values import decode_json
+from ..engine.values import check_count, check_optional_int, check_text, decode_json
 from ..mirror.ports import MirrorPort
 
 FILTERS = {
@@ -45,9 +47,27 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
     return updated_at, session_id
 
 
+def _checked(filters: dict[str, Any], limit: Any) -> dict[str, Any]:
+    """The filters, validated here because RPC callers skip the HTTP layer's pydantic."""
+    unknown = sorted(set(filters) - set(FILTERS))
+    if unknown:
+        raise InvalidInput(f"unknown filter(s): {', '.join(unknown)}", {"fields": unknown})
+    if not 1 <= check_count(limit, "limit") <= MAX_PAGE_SIZE:
+        raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}", {"field": "limit"})
+    if filters.get("status") is not None and filters["status"] not in STATUSES:
+        raise InvalidInput(f"status must be one of {list(STATUSES)}", {"field": "status"})
+    checked = {name: check_text(filters.get(name), name) for name in ("user_id", "agent_name")}
+    for name in ("updated_since", "updated_before"):
+        checked[name] = check_optional_int(filters.get(name), name)
+    return checked | {"status": filters.get("status")}
+
+
 async def list_sessions(
     index: MirrorPort, tenant: str, filters: dict[str, Any], limit: int, cursor: str | None
 ) -> dict[str, Any]:
+    filters = _checked(filters, limit)
+    if cursor is not None and not isinstance(cursor, str):
+        raise InvalidInput("cursor must be a string", {"field": "cursor"})
     clauses = [FILTERS[name] for name in FILTERS if filters.get(name) is not None]
     params: list[Any] = [
         tenant,
