@@ -9,15 +9,27 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from ..engine.limits import MAX_TEXT_FIELD
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["sess_01"])]
-Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INT)]
+
+
+def _no_bool(value: Any) -> Any:
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    return value
+
+
+Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INT), BeforeValidator(_no_bool)]
+"""An integer as JSON Schema means it (2.0 counts, 2.5 does not), but never true/false, which
+pydantic would otherwise take as 1/0."""
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD)]
 EntryType = Literal["message", "tool_call", "tool_result", "compaction", "metadata", "custom"]
+SettableStatus = Literal["active", "completed", "abandoned"]
+"""'archived' is set and cleared by the cold tier only."""
 Status = Literal["active", "completed", "abandoned", "archived"]
 
 
@@ -61,11 +73,21 @@ class SessionUpdate(Strict):
     """Only the fields sent change; null clears a field. metadata is replaced whole.
     Status moves active -> completed | abandoned, and back to active."""
 
+    model_config = ConfigDict(
+        extra="forbid",
+        json_schema_extra={
+            "anyOf": [
+                {"required": [field]}
+                for field in ("user_id", "agent_name", "title", "metadata", "status", "expires_at")
+            ]
+        },
+    )
+
     user_id: ShortText | None = None
     agent_name: ShortText | None = None
     title: ShortText | None = None
     metadata: dict[str, Any] | None = None
-    status: Status | None = None
+    status: SettableStatus = Field(None, description="Omit it to keep the status.")  # type: ignore[assignment]
     expires_at: Count | None = None
     expected_version: Count | None = None
 
@@ -105,7 +127,7 @@ class EntryIn(Strict):
 
 
 class AppendRequest(Strict):
-    entries: list[EntryIn]
+    entries: list[EntryIn] = Field(min_length=1)
     expected_version: Count | None = None
 
 

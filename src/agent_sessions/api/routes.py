@@ -7,7 +7,7 @@ pool, and Pyodide (the Workers runtime) cannot start threads.
 
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Query, Request, Response
+from fastapi import APIRouter, Depends, Path, Query, Request, Response
 
 from ..engine import SessionKey
 from ..engine.errors import Forbidden, Unauthorized
@@ -70,11 +70,14 @@ ReaderDep = Annotated[Principal, Depends(principal_of)]
 WriterDep = Annotated[Principal, Depends(writer_of)]
 
 
-async def reader_key(session_id: str, principal: ReaderDep) -> SessionKey:
+SessionId = Annotated[str, Path(pattern=ID_PATTERN, description="Unique within the tenant.")]
+
+
+async def reader_key(session_id: SessionId, principal: ReaderDep) -> SessionKey:
     return SessionKey(principal.tenant, session_id)
 
 
-async def writer_key(session_id: str, principal: WriterDep) -> SessionKey:
+async def writer_key(session_id: SessionId, principal: WriterDep) -> SessionKey:
     return SessionKey(principal.tenant, session_id)
 
 
@@ -100,7 +103,7 @@ async def list_all_sessions(
     updated_since: Timestamp = None,
     updated_before: Timestamp = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: str | None = None,
+    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
 ) -> Any:
     """Sessions of the caller's tenant, newest first, from D1 (locally, the mirror file)."""
     filters = {
