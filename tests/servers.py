@@ -6,6 +6,7 @@ import json
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.error
 import urllib.request
@@ -39,18 +40,20 @@ class Server:
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         command = [sys.executable, "-m", "agent_sessions", "serve", "--port", str(port)]
+        # Output goes to a file, not a pipe: nobody reads a pipe while a test runs, and a full
+        # one (the access log of a busy test) would block the server.
+        self.log = tempfile.NamedTemporaryFile(prefix="agent-sessions-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
             [*command, "--data-dir", str(data_dir), *(flags if flags or env else ("--no-auth",))],
-            stdout=subprocess.PIPE,
+            stdout=self.log,
             stderr=subprocess.STDOUT,
-            text=True,
             env=env,
         )
         deadline = time.monotonic() + 30
         while not self._ready():
             if self.process.poll() is not None or time.monotonic() > deadline:
                 self.process.kill()
-                pytest.fail(f"the server did not start: {self.process.communicate()[0]}")
+                pytest.fail(f"the server did not start: {self.output()}")
             time.sleep(0.1)
 
     def _ready(self) -> bool:
@@ -62,6 +65,13 @@ class Server:
     def call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         return call(self.base, method, path, body)
 
+    def output(self) -> str:
+        return Path(self.log.name).read_text()
+
     def stop(self) -> str:
+        """Stop the server; its output so far."""
         self.process.terminate()
-        return self.process.communicate(timeout=10)[0]
+        self.process.wait(timeout=10)
+        text = self.output()
+        self.log.close()
+        return text

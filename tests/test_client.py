@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import http.server
 import os
 import threading
@@ -178,3 +179,30 @@ def test_a_post_is_repeated_after_a_503(flaky: str) -> None:
 def test_connection_refused_is_raised_after_retries() -> None:
     with pytest.raises(urllib.error.URLError):
         Client("http://127.0.0.1:9", retry=Retry(attempts=2, base_s=0)).get_session("s")
+
+
+def test_fifty_concurrent_writers_lose_no_update(server: Server) -> None:
+    """50 writers, each: read the version, append with expected_version, retry on 409.
+    Every writer lands exactly once, versions never repeat, and every loser saw a 409."""
+    Client(server.base, TOKEN).create_session("race")
+    conflicts = []
+
+    def writer(n: int) -> int:
+        client = Client(server.base, TOKEN)
+        while True:
+            version = client.get_session("race").version
+            try:
+                entry = {"type": "message", "id": f"w{n}", "content": f"writer {n}"}
+                return client.append("race", [entry], expected_version=version).version
+            except VersionConflict as conflict:
+                conflicts.append(conflict.http_status)  # type: ignore[attr-defined]
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=50) as pool:
+        versions = list(pool.map(writer, range(50)))
+    assert sorted(versions) == list(range(2, 52)), "each write got its own version"
+    session = Client(server.base, TOKEN).get_session("race")
+    assert (session.entry_count, session.version) == (50, 51)
+    ids = {e.id for e in Client(server.base, TOKEN).read_entries("race", limit=100).entries}
+    assert ids == {f"w{n}" for n in range(50)}
+    assert conflicts, "with 50 writers at once, some must have lost a race and retried"
+    assert set(conflicts) == {409}

@@ -371,7 +371,58 @@ class TestAppend:
         before = snapshot(backend)
         with pytest.raises(DuplicateEntry) as info:
             engine.append(key, [{"type": "message", "id": "m2"}, {"type": "message", "id": "m1"}])
-        assert info.value.details == {"ids": ["m1"]}
+        assert info.value.details == {"ids": ["m1"], "different": [], "missing": ["m2"]}
+        assert snapshot(backend) == before
+
+    def test_resending_a_batch_returns_the_original_seqs_and_writes_nothing(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        turn = [
+            {"type": "message", "id": "q1", "role": "user", "content": "hi", "payload": {"a": 1}},
+            {
+                "type": "message",
+                "id": "a1",
+                "role": "assistant",
+                "content": "yo",
+                "output_tokens": 2,
+            },
+        ]
+        first = engine.append(key, turn, expected_version=1)
+        engine.append(key, [{"type": "message", "id": "later"}])
+        before = snapshot(backend)
+        again = engine.append(key, turn, expected_version=1)  # a retry after a lost answer
+        assert snapshot(backend) == before
+        assert again["entries"] == first["entries"]
+        assert (again["first_seq"], again["last_seq"], again["replayed"]) == (1, 2, True)
+        assert again["version"] == 3, "the current version, not the one the retry expected"
+
+    @pytest.mark.parametrize(
+        ("retry", "different"),
+        [
+            ([{"type": "message", "id": "q1", "content": "other"}], ["q1"]),
+            ([{"type": "tool_call", "id": "q1", "content": "hi"}], ["q1"]),
+            ([{"type": "message", "id": "q1", "content": "hi", "input_tokens": 1}], ["q1"]),
+            (
+                [{"type": "message", "id": "q1", "content": "hi"}, {"type": "message", "id": "n"}],
+                [],
+            ),
+        ],
+    )
+    def test_same_id_with_other_content_is_a_conflict(
+        self,
+        engine: SessionEngine,
+        key: SessionKey,
+        backend: Backend,
+        retry: list[dict[str, Any]],
+        different: list[str],
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, [{"type": "message", "id": "q1", "content": "hi"}])
+        before = snapshot(backend)
+        with pytest.raises(DuplicateEntry) as info:
+            engine.append(key, retry)
+        assert info.value.details["different"] == different
         assert snapshot(backend) == before
 
     def test_stale_expected_version_writes_nothing(
@@ -481,3 +532,63 @@ class TestStoredValues:
         else:
             with pytest.raises(Exception, match="cannot store TEXT value in INTEGER column"):
                 backend.sql.execute(flag, ("t", "s", "op", True, 1))
+
+
+class Crash(Exception):
+    pass
+
+
+class CrashingSql:
+    """Passes statements through, and raises at statement number `at` (1-based)."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.count = 0
+        self.at = 0
+
+    def execute(self, sql: str, params: Any = ()) -> Any:
+        self.count += 1
+        if self.count == self.at:
+            raise Crash(f"injected at statement {self.at}: {sql[:40]}")
+        return self.inner.execute(sql, params)
+
+    def transaction(self, fn: Any) -> Any:
+        return self.inner.transaction(fn)
+
+
+WRITES = {
+    "create": lambda e, k: e.create_session(k, {"title": "t", "data": {"d": 1}}),
+    "update": lambda e, k: e.update_session(k, {"title": "u", "status": "completed"}),
+    "save_data": lambda e, k: e.save_data(k, {"x": [1, 2]}),
+    "append": lambda e, k: e.append(k, [{"type": "message", "content": str(i)} for i in range(20)]),
+    "append_with_parent": lambda e, k: e.append(k, [{"type": "message", "parent_id": "root"}]),
+    "delete": lambda e, k: e.delete_session(k),
+    "resync": lambda e, k: e.resync_mirror(k),
+    "import": lambda e, k: e.import_session(
+        SessionKey(k.tenant_id, "imported"), {"title": "i"}, [{"type": "message"}] * 12
+    ),
+}
+
+
+@pytest.mark.parametrize("write", sorted(WRITES))
+def test_a_crash_at_any_statement_leaves_the_store_as_it_was(
+    backend: Backend, clock: Clock, key: SessionKey, write: str
+) -> None:
+    """An exception injected at each SQL statement of a write path in turn, until the write
+    gets through: every crash must leave every table exactly as it was."""
+    crashing = CrashingSql(backend.sql)
+    engine = SessionEngine(crashing, clock)
+    if write != "create":
+        engine.create_session(key, {"metadata": {"m": 1}})
+        engine.append(key, [{"type": "message", "id": "root"}, *messages(9)])
+    before = snapshot(backend)
+    for at in range(1, 100):
+        crashing.count, crashing.at = 0, at
+        try:
+            WRITES[write](engine, key)
+        except Crash:
+            assert snapshot(backend) == before, f"{write}: a crash at statement {at} left a trace"
+            continue
+        break
+    assert at > 2, f"{write} ran only {at - 1} statements: the injection did not reach it"
+    assert snapshot(backend) != before, "the write finally went through"

@@ -141,6 +141,9 @@ class AppendResult(BaseModel):
     first_seq: int
     last_seq: int
     version: int
+    replayed: bool = Field(
+        False, description="True when this exact batch was applied before: nothing was written."
+    )
 
 
 class Entry(BaseModel):

@@ -262,7 +262,14 @@ class SessionEngine:
     def append(
         self, key: SessionKey, entries: Sequence[Mapping[str, Any]], expected_version: Any = None
     ) -> dict[str, Any]:
-        """Append a batch of entries atomically; returns their ids and seqs and the new version."""
+        """Append a batch of entries atomically; returns their ids and seqs and the new version.
+
+        Idempotent by entry id: re-sending a batch whose entries all exist with the same content
+        returns the original seqs (`replayed: true`) and writes nothing, even with a stale
+        `expected_version`, so a client can retry after a lost answer. The same id with other
+        content is a 409 `duplicate_entry`. The check runs only when the write was refused, so
+        it costs nothing on the happy path.
+        """
         batch = _prepare_batch(entries)
 
         def write() -> dict[str, Any]:
@@ -272,13 +279,13 @@ class SessionEngine:
 
         try:
             return self._sql.transaction(write)
-        except IntegrityViolation:
-            existing = self._existing_ids(key, [e["id"] for e in batch])
-            if not existing:
+        except (IntegrityViolation, VersionConflict) as refused:
+            replay = self._replay(key, batch)
+            if replay is not None:
+                return replay
+            if isinstance(refused, VersionConflict):
                 raise
-            raise DuplicateEntry(
-                "entry id(s) already exist in this session", {"ids": sorted(existing)}
-            ) from None
+            raise DuplicateEntry("entry id(s) already exist in this session") from None
 
     def read_entries(
         self,
@@ -408,6 +415,43 @@ class SessionEngine:
         seq_to: int | None = None,
     ) -> None:
         self._sql.execute(q.INSERT_OUTBOX, (*key.params, op, version, seq_from, seq_to, at))
+
+    def _replay(self, key: SessionKey, batch: list[dict[str, Any]]) -> dict[str, Any] | None:
+        """The original result if `batch` was already applied exactly; None if none of its ids
+        exist; DuplicateEntry if some exist, or exist with other content."""
+        ids = [e["id"] for e in batch]
+        rows = {
+            r["id"]: r
+            for r in self._sql.execute(q.SELECT_ENTRIES_BY_ID, (*key.params, json.dumps(ids)))
+        }
+        if not rows:
+            return None
+        compared = ("type", "role", "content", "payload", "input_tokens", "output_tokens")
+        differ = sorted(
+            e["id"]
+            for e in batch
+            if e["id"] in rows
+            and (
+                any(rows[e["id"]][f] != e[f] for f in compared)
+                or (e["parent_id"] is not None and rows[e["id"]]["parent_id"] != e["parent_id"])
+            )
+        )
+        missing = sorted(set(ids) - set(rows))
+        if differ or missing:
+            raise DuplicateEntry(
+                "entry id(s) already exist in this session with other content"
+                if differ
+                else "part of this batch was applied before, part was not",
+                {"ids": sorted(set(ids) & set(rows)), "different": differ, "missing": missing},
+            )
+        seqs = [rows[i]["seq"] for i in ids]
+        return {
+            "entries": [{"id": i, "seq": rows[i]["seq"]} for i in ids],
+            "first_seq": min(seqs),
+            "last_seq": max(seqs),
+            "version": self._require(key)["version"],
+            "replayed": True,
+        }
 
     def _existing_ids(self, key: SessionKey, ids: list[str]) -> set[str]:
         rows = self._sql.execute(q.SELECT_EXISTING_ENTRY_IDS, (*key.params, json.dumps(ids)))

@@ -51,6 +51,11 @@ SELECT_EXISTING_ENTRY_IDS = (
     f"SELECT id FROM session_entries WHERE {ENTRY_KEY} AND id IN (SELECT value FROM json_each(?))"
 )
 
+SELECT_ENTRIES_BY_ID = (
+    f"SELECT {', '.join(ENTRY_READ_COLUMNS)} FROM session_entries WHERE {ENTRY_KEY} "
+    "AND id IN (SELECT value FROM json_each(?))"
+)
+
 ENTRY_ROWS_PER_INSERT = 100 // len(ENTRY_COLUMNS)
 """Rows per multi-row INSERT: Durable Object SQLite and D1 bind at most 100 parameters."""
 
