@@ -209,6 +209,9 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
         "/v1/sessions/{session_id}/export",
         "/v1/sessions/{session_id}/data",
         "/v1/sessions/{session_id}/entries",
+        "/v1/sessions/{session_id}/leaf",
+        "/v1/sessions/{session_id}/context",
+        "/v1/sessions/{session_id}/prune",
         "/v1/sessions/{session_id}/mirror",
         "/v1/sessions/{session_id}/mirror/verify",
         "/v1/sessions/{session_id}/mirror/resync",
@@ -365,3 +368,27 @@ def test_bad_imports_are_refused_and_write_nothing(
     response = client.post("/v1/sessions/import", params={"session_id": "imp"}, content=body)
     error_of(response, status, code)
     error_of(client.get("/v1/sessions/imp"), 404, "not_found")
+
+
+def test_rewind_compact_prune_and_d1_follows(client: TestClient, tmp_path: Path) -> None:
+    client.post("/v1/sessions", json={"id": "b"})
+    turn = [{"type": "message", "id": f"m{i}", "content": str(i)} for i in range(1, 7)]
+    client.post("/v1/sessions/b/entries", json={"entries": turn})
+    moved = client.put("/v1/sessions/b/leaf", json={"entry_id": "m4"})
+    assert moved.json()["leaf_id"] == "m4"
+    summary = {"type": "compaction", "content": "m1..m2", "payload": {"first_kept_seq": 3}}
+    client.post(
+        "/v1/sessions/b/entries", json={"entries": [summary, {"type": "message", "id": "n"}]}
+    )
+    context = client.get("/v1/sessions/b/context").json()
+    assert [e["id"] for e in context["entries"]][1:] == ["m3", "m4", "n"]
+    assert context["entries"][0]["content"] == "m1..m2"
+    pruned = client.post("/v1/sessions/b/prune", json={"before_seq": 3}).json()
+    assert pruned["pruned"] == 2
+    error_of(client.post("/v1/sessions/b/prune", json={"before_seq": 100}), 422, "invalid")
+    error_of(client.put("/v1/sessions/b/leaf", json={"entry_id": "zz"}), 422, "invalid")
+    mirrored(client, "b")
+    assert client.post("/v1/sessions/b/mirror/verify").json()["equal"] is True
+    d1 = sqlite3.connect(tmp_path / "d1.sqlite")
+    assert d1.execute("SELECT min(seq), count(*) FROM session_entries").fetchone() == (3, 6)
+    assert d1.execute("SELECT leaf_id, compacted_through_seq FROM sessions").fetchone() == ("n", 2)

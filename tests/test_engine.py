@@ -14,6 +14,7 @@ from agent_sessions.engine import (
     SessionKey,
     TooLarge,
     VersionConflict,
+    statements,
 )
 from agent_sessions.engine.errors import DuplicateEntry
 from agent_sessions.engine.limits import MAX_DATA_BYTES, MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
@@ -497,6 +498,118 @@ class TestRead:
             filled.read_entries(key, **query)
 
 
+class TestBranchesAndCompaction:
+    def test_rewind_moves_the_leaf_and_new_entries_branch_from_it(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, [{"type": "message", "id": i} for i in ("q", "a1")])
+        moved = engine.set_leaf(key, "q", expected_version=2)
+        assert (moved["leaf_id"], moved["version"]) == ("q", 3)
+        engine.append(key, [{"type": "message", "id": "a2"}])  # regenerate the answer
+        context = engine.read_context(key)
+        assert [e["id"] for e in context["entries"]] == ["q", "a2"]
+        engine.set_leaf(key, "a1")
+        assert [e["id"] for e in engine.read_context(key)["entries"]] == ["q", "a1"]
+        assert [e["id"] for e in engine.read_entries(key)["entries"]] == ["q", "a1", "a2"]
+
+    def test_set_leaf_refuses_an_unknown_entry(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, messages(1))
+        before = snapshot(backend)
+        for bad in ("nope", 5, "bad id"):
+            with pytest.raises(InvalidInput):
+                engine.set_leaf(key, bad)
+        assert snapshot(backend) == before
+
+    def test_context_after_compaction_is_the_summary_plus_the_kept_entries(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, messages(100))
+        summary = {"type": "compaction", "content": "so far: 90 greetings",
+                   "payload": {"first_kept_seq": 91}}  # fmt: skip
+        engine.append(key, [summary])
+        engine.append(key, messages(2, 100))
+        context = engine.read_context(key)
+        assert context["entries"][0]["content"] == "so far: 90 greetings"
+        assert context["compaction_seq"] == 101
+        assert [e["seq"] for e in context["entries"][1:]] == [*range(91, 101), 102, 103]
+        assert engine.get_session(key)["compacted_through_seq"] == 90
+        assert len(engine.read_entries(key, limit=1000)["entries"]) == 103, "history stays"
+
+    def test_a_compacted_load_does_not_grow_with_history(
+        self, engine: SessionEngine, backend: Backend
+    ) -> None:
+        """The context walk stops at the compaction's floor: loading the same 10 kept entries
+        costs the same after 200 or 2,000 entries of history (SQLite VM steps, counted)."""
+
+        def load_cost(session_id: str, history: int) -> int:
+            key = SessionKey("acme", session_id)
+            engine.create_session(key)
+            for start in range(0, history, 500):
+                engine.append(key, messages(min(500, history - start), start))
+            kept = {"type": "compaction", "payload": {"first_kept_seq": history - 9}}
+            engine.append(key, [kept])
+            params = (*key.params, engine.get_session(key)["leaf_id"], *key.params, *key.params)
+            steps = [0]
+
+            def count() -> int:
+                steps[0] += 1
+                return 0
+
+            backend.raw.set_progress_handler(count, 1)
+            rows = backend.raw.execute(statements.SELECT_CONTEXT, params).fetchall()
+            backend.raw.set_progress_handler(None, 1)
+            assert len(rows) == 11
+            return steps[0]
+
+        if not hasattr(backend.raw, "set_progress_handler"):  # Pyodide: the plan must search
+            key = SessionKey("acme", "p")
+            engine.create_session(key)
+            engine.append(key, messages(3))
+            params = (*key.params, "x", *key.params, *key.params)
+            explain = "EXPLAIN QUERY PLAN " + statements.SELECT_CONTEXT
+            plan = str(backend.raw.execute(explain, params).fetchall())
+            assert "SEARCH e USING" in plan, plan
+            return
+        small, large = load_cost("small", 200), load_cost("large", 2000)
+        assert large < small * 1.2, (small, large)
+
+    @pytest.mark.parametrize(
+        "payload",
+        [None, {}, {"first_kept_seq": 0}, {"first_kept_seq": 99}, {"first_kept_seq": True}],
+    )
+    def test_a_compaction_needs_a_valid_first_kept_seq(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend, payload: Any
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, messages(3))
+        before = snapshot(backend)
+        with pytest.raises(InvalidInput):
+            engine.append(key, [{"type": "compaction", "payload": payload}])
+        assert snapshot(backend) == before
+
+    def test_prune_removes_old_entries_and_keeps_counters_exact(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, [*messages(5), {"type": "tool_call"}, *messages(4, 5)])
+        pruned = engine.prune(key, 7)
+        assert (pruned["pruned"], pruned["version"]) == (6, 3)
+        session = engine.get_session(key)
+        assert (session["entry_count"], session["message_count"], session["last_seq"]) == (4, 4, 10)
+        assert [e["seq"] for e in engine.read_entries(key)["entries"]] == [7, 8, 9, 10]
+        ops = backend.raw.execute("SELECT op, seq_to FROM mirror_outbox ORDER BY id").fetchall()
+        assert ops[-1] == ("prune_entries", 6)
+        before = snapshot(backend)
+        with pytest.raises(InvalidInput):
+            engine.prune(key, 11)  # would remove the leaf (seq 10)
+        assert snapshot(backend) == before
+
+
 class TestStoredValues:
     """The bytes on disk: what D1 and other readers will see. A number bound into a TEXT
     column (the runtime's REAL) would show here as 'real' or as text like '42.0'."""
@@ -564,6 +677,11 @@ WRITES = {
     "append_with_parent": lambda e, k: e.append(k, [{"type": "message", "parent_id": "root"}]),
     "delete": lambda e, k: e.delete_session(k),
     "resync": lambda e, k: e.resync_mirror(k),
+    "set_leaf": lambda e, k: e.set_leaf(k, "root"),
+    "prune": lambda e, k: e.prune(k, 3),
+    "compaction": lambda e, k: e.append(
+        k, [{"type": "compaction", "payload": {"first_kept_seq": 5}}]
+    ),
     "import": lambda e, k: e.import_session(
         SessionKey(k.tenant_id, "imported"), {"title": "i"}, [{"type": "message"}] * 12
     ),

@@ -144,8 +144,11 @@ def test_random_faults_lose_nothing(d1: SqliteMirror, clock: Clock) -> None:
                 n = min(rng.randint(1, 8), 10_000 - written)
                 await fleet.call(key, "append", [entry(written + i) for i in range(n)], None)
                 written += n
-            elif roll < 0.97:
+            elif roll < 0.95:
                 await fleet.call(key, "save_data", {"turn": written, "note": "é✓"}, None)
+            elif roll < 0.97:  # prune the older half: a tombstone for entries
+                session = await fleet.call(key, "get_session")
+                await fleet.call(key, "prune", session["last_seq"] // 2 + 1, None)
             else:  # delete and re-create: tombstones, then a new incarnation
                 await fleet.call(key, "delete_session")
                 await fleet.call(key, "create_session", {"title": "again"})

@@ -16,7 +16,7 @@ from .engine.sessions import now_ms
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.parity import verify
 
-READS = frozenset({"get_session", "load_data", "read_entries"})
+READS = frozenset({"get_session", "load_data", "read_entries", "read_context"})
 WRITES = frozenset(
     {
         "create_session",
@@ -26,6 +26,8 @@ WRITES = frozenset(
         "save_data",
         "append",
         "resync_mirror",
+        "set_leaf",
+        "prune",
     }
 )
 MIRROR = frozenset({"mirror_status", "verify_mirror"})

@@ -205,6 +205,31 @@ class Resync(BaseModel):
     exists: bool
 
 
+class LeafMove(Strict):
+    entry_id: Id = Field(description="An entry of this session: the new end of the branch.")
+    expected_version: Count | None = None
+
+
+class PruneRequest(Strict):
+    before_seq: Count = Field(description="Entries with a lower seq are deleted for good.")
+    expected_version: Count | None = None
+
+
+class Pruned(BaseModel):
+    id: str
+    pruned: int
+    version: int
+
+
+class Context(BaseModel):
+    entries: list[Entry] = Field(
+        description="The latest compaction's summary entry first (if any), then the branch "
+        "from its first_kept_seq (or the root) to the leaf, in seq order."
+    )
+    leaf_id: str | None
+    compaction_seq: int | None
+
+
 class ErrorDetail(BaseModel):
     code: str
     message: str

@@ -18,12 +18,16 @@ from .listing import list_sessions
 from .models import (
     AppendRequest,
     AppendResult,
+    Context,
     DataSave,
     Deleted,
     EntryPage,
     EntryType,
+    LeafMove,
     MirrorStatus,
     ParityReport,
+    Pruned,
+    PruneRequest,
     Resync,
     Session,
     SessionCreate,
@@ -204,6 +208,24 @@ async def read_entries(
     entries = page["entries"]
     page["next_cursor"] = entries[-1]["seq"] if page["has_more"] else None
     return page
+
+
+@router.put("/sessions/{session_id}/leaf", response_model=Session, tags=["branches"])
+async def set_leaf(body: LeafMove, key: WriteKey, services: ServicesDep) -> Any:
+    """Rewind or switch branch: later appends hang off this entry."""
+    return await services.sessions.set_leaf(key, body.entry_id, body.expected_version)
+
+
+@router.get("/sessions/{session_id}/context", response_model=Context, tags=["branches"])
+async def read_context(key: ReadKey, services: ServicesDep) -> Any:
+    """What an agent loads to continue: the current branch, cut at the latest compaction."""
+    return await services.sessions.read_context(key)
+
+
+@router.post("/sessions/{session_id}/prune", response_model=Pruned, tags=["entries"])
+async def prune(body: PruneRequest, key: WriteKey, services: ServicesDep) -> Any:
+    """Delete entries before a seq for good (D1 follows); the leaf must survive."""
+    return await services.sessions.prune(key, body.before_seq, body.expected_version)
 
 
 @router.get("/sessions/{session_id}/mirror", response_model=MirrorStatus, tags=["mirror"])

@@ -64,6 +64,19 @@ class Sessions:
         args = (after_seq, before_seq, None if types is None else list(types), limit, order)
         return await self._send(key, "read_entries", args)
 
+    async def set_leaf(
+        self, key: SessionKey, entry_id: str, expected_version: int | None
+    ) -> dict[str, Any]:
+        return await self._send(key, "set_leaf", (entry_id, expected_version))
+
+    async def read_context(self, key: SessionKey) -> dict[str, Any]:
+        return await self._send(key, "read_context", ())
+
+    async def prune(
+        self, key: SessionKey, before_seq: int, expected_version: int | None
+    ) -> dict[str, Any]:
+        return await self._send(key, "prune", (before_seq, expected_version))
+
     async def mirror_status(self, key: SessionKey) -> dict[str, Any]:
         return await self._send(key, "mirror_status", ())
 

@@ -11,9 +11,11 @@ from pydantic import BaseModel
 
 from ..api.models import (
     AppendResult,
+    Context,
     Deleted,
     EntryPage,
     MirrorStatus,
+    Pruned,
     Session,
     SessionData,
     SessionPage,
@@ -152,6 +154,20 @@ class Operations(Generic[R]):
             content_type="application/x-ndjson",
         )
         return self._send(call, Session)
+
+    def set_leaf(self, session_id: str, entry_id: str, expected_version: int | None = None) -> R:
+        """-> Session"""
+        body = {"entry_id": entry_id, "expected_version": expected_version}
+        return self._send(Call("PUT", _path(session_id, "/leaf"), body=body), Session)
+
+    def read_context(self, session_id: str) -> R:
+        """-> Context"""
+        return self._send(Call("GET", _path(session_id, "/context")), Context)
+
+    def prune(self, session_id: str, before_seq: int, expected_version: int | None = None) -> R:
+        """-> Pruned"""
+        body = {"before_seq": before_seq, "expected_version": expected_version}
+        return self._send(Call("POST", _path(session_id, "/prune"), body=body), Pruned)
 
     def mirror_status(self, session_id: str) -> R:
         """-> MirrorStatus"""

@@ -287,6 +287,77 @@ class SessionEngine:
                 raise
             raise DuplicateEntry("entry id(s) already exist in this session") from None
 
+    def set_leaf(
+        self, key: SessionKey, entry_id: Any, expected_version: Any = None
+    ) -> dict[str, Any]:
+        """Move the current leaf to an earlier entry (rewind, regenerate): later appends hang
+        off it, and the context read follows the branch that ends there."""
+        check_id(entry_id, "entry_id")
+
+        def write() -> dict[str, Any]:
+            session = self._require(key)
+            _check_version(session["version"], expected_version)
+            if not self._sql.execute(q.SELECT_ENTRY, (*key.params, entry_id)):
+                raise InvalidInput(
+                    "entry_id names no entry of this session", {"entry_id": entry_id}
+                )
+            version = session["version"] + 1
+            now = max(self._clock(), session["updated_at"])
+            self._sql.execute(q.UPDATE_LEAF, (entry_id, version, now, *key.params))
+            self._record(key, "upsert_session", version, now)
+            return _summary(self._require(key))
+
+        return self._sql.transaction(write)
+
+    def read_context(self, key: SessionKey) -> dict[str, Any]:
+        """What an agent loads to continue: the current branch from the root (or from the latest
+        compaction's first_kept_seq) to the leaf, with that compaction's summary entry first."""
+        session = self._require(key)
+        leaf = session["leaf_id"]
+        if leaf is None:
+            return {"entries": [], "leaf_id": None, "compaction_seq": None}
+        params = (*key.params, leaf, *key.params, *key.params)
+        rows = [_entry(r) for r in self._sql.execute(q.SELECT_CONTEXT, params)]
+        compactions = [e for e in rows if e["type"] == "compaction"]
+        latest = compactions[-1] if compactions else None
+        if latest is not None:
+            rows = [latest, *(e for e in rows if e is not latest)]
+        return {
+            "entries": rows,
+            "leaf_id": leaf,
+            "compaction_seq": latest["seq"] if latest else None,
+        }
+
+    def prune(
+        self, key: SessionKey, before_seq: Any, expected_version: Any = None
+    ) -> dict[str, Any]:
+        """Delete the entries before `before_seq` for good (D1 follows by tombstone). The leaf
+        must survive: prune what a compaction made unnecessary, not the current branch's end."""
+        before = check_count(before_seq, "before_seq")
+
+        def write() -> dict[str, Any]:
+            session = self._require(key)
+            _check_version(session["version"], expected_version)
+            leaf = session["leaf_id"]
+            if leaf is not None:
+                leaf_seq = self._sql.execute(q.SELECT_ENTRY, (*key.params, leaf))[0]["seq"]
+                if leaf_seq < before:
+                    raise InvalidInput(
+                        "prune would remove the current leaf; move the leaf first",
+                        {"leaf_seq": leaf_seq, "before_seq": before},
+                    )
+            gone = self._sql.execute(q.COUNT_BEFORE, (*key.params, before))[0]
+            version = session["version"] + 1
+            now = max(self._clock(), session["updated_at"])
+            self._sql.execute(q.DELETE_BEFORE, (*key.params, before))
+            self._sql.execute(
+                q.UPDATE_AFTER_PRUNE, (gone["entries"], gone["messages"], version, now, *key.params)
+            )
+            self._record(key, "prune_entries", version, now, None, before - 1)
+            return {"id": key.session_id, "pruned": gone["entries"], "version": version}
+
+        return self._sql.transaction(write)
+
     def read_entries(
         self,
         key: SessionKey,
@@ -361,6 +432,9 @@ class SessionEngine:
             row |= {"tenant_id": key.tenant_id, "session_id": key.session_id, "seq": seq}
             row["parent_id"] = parent
             rows.append([row[c] for c in q.ENTRY_COLUMNS])
+        compacted = _compaction_floor(batch, session["last_seq"])
+        if compacted is not None and compacted > session["compacted_through_seq"]:
+            self._sql.execute(q.UPDATE_COMPACTED, (compacted, *key.params))
         per = q.ENTRY_ROWS_PER_INSERT
         for start in range(0, len(rows), per):
             chunk = rows[start : start + per]
@@ -470,6 +544,25 @@ class SessionEngine:
             missing = sorted(set(outside) - self._existing_ids(key, outside))
             if missing:
                 raise InvalidInput("parent_id refers to no earlier entry", {"parent_ids": missing})
+
+
+def _compaction_floor(batch: list[dict[str, Any]], last_seq: int) -> int | None:
+    """The compacted_through_seq that the batch's compaction entries imply, after checking each:
+    its payload must name a first_kept_seq from 1 up to the compaction's own seq."""
+    floor = None
+    for offset, entry in enumerate(batch, 1):
+        if entry["type"] != "compaction":
+            continue
+        payload = decode_json(entry["payload"])
+        kept = payload.get("first_kept_seq") if isinstance(payload, dict) else None
+        own_seq = last_seq + offset
+        if isinstance(kept, bool) or not isinstance(kept, int) or not 1 <= kept <= own_seq:
+            raise InvalidInput(
+                "a compaction entry needs payload.first_kept_seq, from 1 to its own seq",
+                {"id": entry["id"], "seq": own_seq},
+            )
+        floor = max(floor or 0, kept - 1)
+    return floor
 
 
 def _session_columns(fields: Mapping[str, Any]) -> dict[str, Any]:

@@ -117,29 +117,49 @@ class _Planner:
             self.last_reset[key] = (found[0]["id"] if found else None) or 0
         kind = action.op["op"]
         if kind in RESETS:
-            if not self.batch.room(2):
-                return 0
-            if kind == "resync":
-                self.batch.add(q.PURGE_ENTRIES, key)
-                self.batch.add(q.PURGE_SESSION, key)
-            else:
-                version = action.op["version"]
-                self.batch.add(q.TOMBSTONE_ENTRIES, (*key, *key, version))
-                self.batch.add(q.TOMBSTONE_SESSION, (*key, version))
-            self.upserted.discard(key)
-            return None
+            return self._reset(action)
         if action.rows[-1]["id"] < self.last_reset[key]:
             return None  # a later tombstone undoes it: nothing to send
-        if key not in self.upserted:
-            if not self.batch.room():
-                return 0
-            rows = self.sql.execute(q.SELECT_SESSION_ROW, key)
-            if rows:
-                self.batch.add(q.UPSERT_SESSION, _row_values(rows[0], SESSION_COLUMNS))
-            self.upserted.add(key)
+        if not self._upsert_session_once(key):
+            return 0
         if kind == "append_entries":
             return self._ship_entries(key, action.rows[0]["seq_from"], action.rows[-1]["seq_to"])
+        if kind == "prune_entries":
+            return self._add(q.PRUNE_ENTRIES, (*key, action.op["seq_to"]))
         return None
+
+    def _add(self, sql: str, params: tuple[SqlValue, ...]) -> int | None:
+        if not self.batch.room():
+            return 0
+        self.batch.add(sql, params)
+        return None
+
+    def _reset(self, action: _Action) -> int | None:
+        """A tombstone (delete) or a purge (resync): the session starts over in D1."""
+        key = action.key
+        if not self.batch.room(2):
+            return 0
+        if action.op["op"] == "resync":
+            self.batch.add(q.PURGE_ENTRIES, key)
+            self.batch.add(q.PURGE_SESSION, key)
+        else:
+            version = action.op["version"]
+            self.batch.add(q.TOMBSTONE_ENTRIES, (*key, *key, version))
+            self.batch.add(q.TOMBSTONE_SESSION, (*key, version))
+        self.upserted.discard(key)
+        return None
+
+    def _upsert_session_once(self, key: tuple[str, str]) -> bool:
+        """Ship the session's current row once per batch; False when the batch is full."""
+        if key in self.upserted:
+            return True
+        if not self.batch.room():
+            return False
+        rows = self.sql.execute(q.SELECT_SESSION_ROW, key)
+        if rows:
+            self.batch.add(q.UPSERT_SESSION, _row_values(rows[0], SESSION_COLUMNS))
+        self.upserted.add(key)
+        return True
 
     def _ship_entries(self, key: tuple[str, str], start: int, end: int) -> int | None:
         """Ship entries start..end as far as they fit; the first seq left over, if any."""

@@ -176,5 +176,26 @@ class Default(WorkerEntrypoint):
 
         return await self._rpc(call)
 
+    async def set_leaf(
+        self, tenant: Any, session_id: Any, entry_id: Any, expected_version: Any = None
+    ) -> dict[str, Any]:
+        return await self._rpc(
+            lambda s: s.sessions.set_leaf(
+                self._key(tenant, session_id), to_python(entry_id), to_python(expected_version)
+            )
+        )
+
+    async def read_context(self, tenant: Any, session_id: Any) -> dict[str, Any]:
+        return await self._rpc(lambda s: s.sessions.read_context(self._key(tenant, session_id)))
+
+    async def prune(
+        self, tenant: Any, session_id: Any, before_seq: Any, expected_version: Any = None
+    ) -> dict[str, Any]:
+        return await self._rpc(
+            lambda s: s.sessions.prune(
+                self._key(tenant, session_id), to_python(before_seq), to_python(expected_version)
+            )
+        )
+
     async def mirror_status(self, tenant: Any, session_id: Any) -> dict[str, Any]:
         return await self._rpc(lambda s: s.sessions.mirror_status(self._key(tenant, session_id)))

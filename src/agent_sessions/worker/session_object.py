@@ -107,6 +107,19 @@ class SessionObject(DurableObject):
             "read_entries", tenant_id, session_id, after_seq, before_seq, types, limit, order
         )
 
+    async def set_leaf(
+        self, tenant_id: str, session_id: str, entry_id: Any, expected_version: Any
+    ) -> Any:
+        return await self._run("set_leaf", tenant_id, session_id, entry_id, expected_version)
+
+    async def read_context(self, tenant_id: str, session_id: str) -> Any:
+        return await self._run("read_context", tenant_id, session_id)
+
+    async def prune(
+        self, tenant_id: str, session_id: str, before_seq: Any, expected_version: Any
+    ) -> Any:
+        return await self._run("prune", tenant_id, session_id, before_seq, expected_version)
+
     async def mirror_status(self, tenant_id: str, session_id: str) -> Any:
         return await self._run("mirror_status", tenant_id, session_id)
 
