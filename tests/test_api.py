@@ -209,6 +209,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
         "/v1/sessions/{session_id}/export",
         "/v1/sessions/{session_id}/data",
         "/v1/sessions/{session_id}/entries",
+        "/v1/sessions/{session_id}/fork",
         "/v1/sessions/{session_id}/leaf",
         "/v1/sessions/{session_id}/context",
         "/v1/sessions/{session_id}/prune",

@@ -610,6 +610,28 @@ class TestBranchesAndCompaction:
         assert snapshot(backend) == before
 
 
+class TestAdopt:
+    @pytest.mark.parametrize("seqs", [[2, 1], [1, 1], [0], [5, 11]])
+    def test_copied_seqs_must_increase_up_to_the_fork_point(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend, seqs: list[int]
+    ) -> None:
+        before = snapshot(backend)
+        origin = {"parent_id": "src", "forked_from_seq": 10}
+        with pytest.raises(InvalidInput):
+            engine.adopt_entries(key, origin, [{"type": "message", "seq": s} for s in seqs])
+        assert snapshot(backend) == before
+
+    def test_another_origin_under_the_same_id_is_a_conflict(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        engine.adopt_entries(key, {"parent_id": "a", "forked_from_seq": 0}, [])
+        assert (
+            engine.adopt_entries(key, {"parent_id": "a", "forked_from_seq": 0}, [])["version"] == 1
+        )
+        with pytest.raises(AlreadyExists):
+            engine.adopt_entries(key, {"parent_id": "b", "forked_from_seq": 0}, [])
+
+
 class TestStoredValues:
     """The bytes on disk: what D1 and other readers will see. A number bound into a TEXT
     column (the runtime's REAL) would show here as 'real' or as text like '42.0'."""
@@ -677,6 +699,11 @@ WRITES = {
     "append_with_parent": lambda e, k: e.append(k, [{"type": "message", "parent_id": "root"}]),
     "delete": lambda e, k: e.delete_session(k),
     "resync": lambda e, k: e.resync_mirror(k),
+    "adopt": lambda e, k: e.adopt_entries(
+        SessionKey(k.tenant_id, "child"),
+        {"parent_id": k.session_id, "forked_from_seq": 9, "title": "c"},
+        [{"type": "message", "id": f"x{i}", "seq": i, "parent_id": None} for i in range(1, 10)],
+    ),
     "set_leaf": lambda e, k: e.set_leaf(k, "root"),
     "prune": lambda e, k: e.prune(k, 3),
     "compaction": lambda e, k: e.append(

@@ -16,7 +16,7 @@ from .engine.sessions import now_ms
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.parity import verify
 
-READS = frozenset({"get_session", "load_data", "read_entries", "read_context"})
+READS = frozenset({"get_session", "load_data", "read_entries", "read_context", "find_entry"})
 WRITES = frozenset(
     {
         "create_session",
@@ -28,6 +28,7 @@ WRITES = frozenset(
         "resync_mirror",
         "set_leaf",
         "prune",
+        "adopt_entries",
     }
 )
 MIRROR = frozenset({"mirror_status", "verify_mirror"})

@@ -205,6 +205,20 @@ class Resync(BaseModel):
     exists: bool
 
 
+class ForkRequest(Strict):
+    model_config = ConfigDict(
+        extra="forbid", json_schema_extra={"not": {"required": ["at_seq", "at_entry_id"]}}
+    )
+
+    id: Id | None = Field(None, description="The child's id; generated when absent.")
+    at_seq: Count | None = Field(None, description="Copy entries up to this seq (0: none).")
+    at_entry_id: Id | None = Field(None, description="Or up to this entry.")
+    title: ShortText | None = None
+    user_id: ShortText | None = None
+    agent_name: ShortText | None = None
+    metadata: dict[str, Any] | None = None
+
+
 class LeafMove(Strict):
     entry_id: Id = Field(description="An entry of this session: the new end of the branch.")
     expected_version: Count | None = None

@@ -14,6 +14,7 @@ from ..engine.errors import Forbidden, Unauthorized
 from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
 from .auth import OPEN, Principal
+from .fork import fork_session
 from .listing import list_sessions
 from .models import (
     AppendRequest,
@@ -23,6 +24,7 @@ from .models import (
     Deleted,
     EntryPage,
     EntryType,
+    ForkRequest,
     LeafMove,
     MirrorStatus,
     ParityReport,
@@ -208,6 +210,19 @@ async def read_entries(
     entries = page["entries"]
     page["next_cursor"] = entries[-1]["seq"] if page["has_more"] else None
     return page
+
+
+@router.post(
+    "/sessions/{session_id}/fork", status_code=201, response_model=Session, tags=["branches"]
+)
+async def fork(body: ForkRequest, key: WriteKey, services: ServicesDep) -> Any:
+    """A new session holding this one's entries up to a seq or entry (ids and seqs kept),
+    with parent_id and forked_from_seq set. Re-send the same fork to finish a failed one."""
+    fields = body.model_dump(
+        include={"title", "user_id", "agent_name", "metadata"}, exclude_unset=True
+    )
+    child = SessionKey(key.tenant_id, body.id or new_id())
+    return await fork_session(services.sessions, key, child, body.at_seq, body.at_entry_id, fields)
 
 
 @router.put("/sessions/{session_id}/leaf", response_model=Session, tags=["branches"])

@@ -77,6 +77,14 @@ class Sessions:
     ) -> dict[str, Any]:
         return await self._send(key, "prune", (before_seq, expected_version))
 
+    async def find_entry(self, key: SessionKey, entry_id: str) -> dict[str, Any]:
+        return await self._send(key, "find_entry", (entry_id,))
+
+    async def adopt_entries(
+        self, key: SessionKey, origin: dict[str, Any], entries: list[dict[str, Any]]
+    ) -> dict[str, Any]:
+        return await self._send(key, "adopt_entries", (origin, entries))
+
     async def mirror_status(self, key: SessionKey) -> dict[str, Any]:
         return await self._send(key, "mirror_status", ())
 

@@ -155,6 +155,19 @@ class Operations(Generic[R]):
         )
         return self._send(call, Session)
 
+    def fork_session(
+        self,
+        session_id: str,
+        new_id: str | None = None,
+        *,
+        at_seq: int | None = None,
+        at_entry_id: str | None = None,
+        **fields: Any,
+    ) -> R:
+        """-> Session (the child). fields: title, user_id, agent_name, metadata."""
+        body = _present({"id": new_id, "at_seq": at_seq, "at_entry_id": at_entry_id, **fields})
+        return self._send(Call("POST", _path(session_id, "/fork"), body=body), Session)
+
     def set_leaf(self, session_id: str, entry_id: str, expected_version: int | None = None) -> R:
         """-> Session"""
         body = {"entry_id": entry_id, "expected_version": expected_version}

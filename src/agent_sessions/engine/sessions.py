@@ -309,6 +309,53 @@ class SessionEngine:
 
         return self._sql.transaction(write)
 
+    def find_entry(self, key: SessionKey, entry_id: Any) -> dict[str, Any]:
+        check_id(entry_id, "entry_id")
+        self._require(key)
+        rows = self._sql.execute(q.SELECT_ENTRIES_BY_ID, (*key.params, json.dumps([entry_id])))
+        if not rows:
+            raise NotFound(f"entry {entry_id!r} not found in this session")
+        return _entry(rows[0])
+
+    def adopt_entries(
+        self, key: SessionKey, origin: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
+    ) -> dict[str, Any]:
+        """One page of a fork, written into the child: created from `origin` (parent_id,
+        forked_from_seq and the session's fields) on the first call, then filled with the
+        source's entries, which keep their ids, seqs and parents.
+
+        Idempotent, so a fork can be retried or resumed: entries the child already holds are
+        skipped. A child of another origin under the same id is a conflict.
+        """
+        _only(origin, SESSION_FIELDS | {"parent_id", "forked_from_seq"}, "fork origin")
+        parent_id = check_id(origin.get("parent_id"), "parent_id")
+        forked_from = check_count(origin.get("forked_from_seq"), "forked_from_seq")
+        fields = {k: v for k, v in origin.items() if k not in ("parent_id", "forked_from_seq")}
+        columns = _session_columns(fields) | {
+            "parent_id": parent_id,
+            "forked_from_seq": forked_from,
+        }
+        batch = _prepare_batch(entries, limit=None, extra={"created_at", "seq"}) if entries else []
+        seqs = [check_count(e.get("seq"), "seq") for e in entries]
+        if seqs != sorted(set(seqs)) or any(not 1 <= s <= forked_from for s in seqs):
+            raise InvalidInput("copied entries need increasing seqs up to forked_from_seq")
+        for entry, seq in zip(batch, seqs, strict=True):
+            entry["seq"] = seq
+
+        def write() -> dict[str, Any]:
+            rows = self._sql.execute(q.SELECT_SESSION, key.params)
+            if not rows:
+                self._insert_session(key, columns, self._clock())
+            elif (rows[0]["parent_id"], rows[0]["forked_from_seq"]) != (parent_id, forked_from):
+                raise AlreadyExists(f"session {key.session_id!r} already exists")
+            session = self._require(key)
+            fresh = [e for e in batch if e["seq"] > session["last_seq"]]
+            if fresh:
+                self._insert_entries(key, session, fresh, self._clock(), copied=True)
+            return _summary(self._require(key))
+
+        return self._sql.transaction(write)
+
     def read_context(self, key: SessionKey) -> dict[str, Any]:
         """What an agent loads to continue: the current branch from the root (or from the latest
         compaction's first_kept_seq) to the leaf, with that compaction's summary entry first."""
@@ -417,22 +464,36 @@ class SessionEngine:
         return _summary({c: row[c] for c in q.SUMMARY_COLUMNS})
 
     def _insert_entries(
-        self, key: SessionKey, session: Row, batch: list[dict[str, Any]], clock: int
+        self,
+        key: SessionKey,
+        session: Row,
+        batch: list[dict[str, Any]],
+        clock: int,
+        copied: bool = False,
     ) -> dict[str, Any]:
-        """Number and insert a validated batch, update the counters, record the mirror work."""
-        self._check_parents(key, batch)
+        """Insert a validated batch, update the counters, record the mirror work.
+
+        New entries get the next seqs and default to hanging off the leaf; `copied` entries
+        (a fork) keep the seqs and parents they had in their source session.
+        """
+        if not copied:
+            self._check_parents(key, batch)
         now = max(clock, session["updated_at"])
-        seq, leaf = session["last_seq"], session["leaf_id"]
+        seqs = (
+            [e["seq"] for e in batch]
+            if copied
+            else list(range(session["last_seq"] + 1, session["last_seq"] + 1 + len(batch)))
+        )
+        leaf = session["leaf_id"]
         rows: list[list[Any]] = []
-        for entry in batch:
-            seq += 1
-            parent = entry["parent_id"] if entry["parent_id"] is not None else leaf
+        for entry, seq in zip(batch, seqs, strict=True):
+            parent = entry["parent_id"] if copied or entry["parent_id"] is not None else leaf
             leaf = entry["id"]
             row = {"created_at": now} | entry
             row |= {"tenant_id": key.tenant_id, "session_id": key.session_id, "seq": seq}
             row["parent_id"] = parent
             rows.append([row[c] for c in q.ENTRY_COLUMNS])
-        compacted = _compaction_floor(batch, session["last_seq"])
+        compacted = _compaction_floor(batch, seqs)
         if compacted is not None and compacted > session["compacted_through_seq"]:
             self._sql.execute(q.UPDATE_COMPACTED, (compacted, *key.params))
         per = q.ENTRY_ROWS_PER_INSERT
@@ -447,19 +508,18 @@ class SessionEngine:
                 sum(1 for e in batch if e["type"] == "message"),
                 sum(e["input_tokens"] for e in batch),
                 sum(e["output_tokens"] for e in batch),
-                seq,
+                seqs[-1],
                 leaf,
                 version,
                 now,
                 *key.params,
             ),
         )
-        first = session["last_seq"] + 1
-        self._record(key, "append_entries", version, now, first, seq)
+        self._record(key, "append_entries", version, now, seqs[0], seqs[-1])
         return {
-            "entries": [{"id": e["id"], "seq": first + i} for i, e in enumerate(batch)],
-            "first_seq": first,
-            "last_seq": seq,
+            "entries": [{"id": e["id"], "seq": seq} for e, seq in zip(batch, seqs, strict=True)],
+            "first_seq": seqs[0],
+            "last_seq": seqs[-1],
             "version": version,
         }
 
@@ -546,16 +606,15 @@ class SessionEngine:
                 raise InvalidInput("parent_id refers to no earlier entry", {"parent_ids": missing})
 
 
-def _compaction_floor(batch: list[dict[str, Any]], last_seq: int) -> int | None:
+def _compaction_floor(batch: list[dict[str, Any]], seqs: list[int]) -> int | None:
     """The compacted_through_seq that the batch's compaction entries imply, after checking each:
     its payload must name a first_kept_seq from 1 up to the compaction's own seq."""
     floor = None
-    for offset, entry in enumerate(batch, 1):
+    for entry, own_seq in zip(batch, seqs, strict=True):
         if entry["type"] != "compaction":
             continue
         payload = decode_json(entry["payload"])
         kept = payload.get("first_kept_seq") if isinstance(payload, dict) else None
-        own_seq = last_seq + offset
         if isinstance(kept, bool) or not isinstance(kept, int) or not 1 <= kept <= own_seq:
             raise InvalidInput(
                 "a compaction entry needs payload.first_kept_seq, from 1 to its own seq",

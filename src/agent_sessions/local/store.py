@@ -63,7 +63,8 @@ class LocalStore:
 
     async def transport(self, key: SessionKey, operation: str, args: tuple[Any, ...]) -> Any:
         """Run one operation. Calls are serial: one event loop, and sqlite3 calls do not await."""
-        host = self.host(key, create=operation in ("create_session", "import_session"))
+        creates = ("create_session", "import_session", "adopt_entries")
+        host = self.host(key, create=operation in creates)
         return await host.call(operation, key, args)
 
     async def drain(self, key: SessionKey) -> dict[str, Any]:

@@ -20,6 +20,7 @@ from workers import WorkerEntrypoint
 
 from ..adapters.d1 import D1Mirror
 from ..api.auth import TOKENS_VARIABLE, TokenTable
+from ..api.fork import fork_session
 from ..api.listing import list_sessions
 from ..api.services import Services
 from ..api.sessions import Sessions
@@ -173,6 +174,20 @@ class Default(WorkerEntrypoint):
             exported_id, fields, entries = parse_import(text.encode())
             key = self._key(tenant, to_python(session_id) or exported_id or new_id())
             return await s.sessions.import_session(key, fields, entries)
+
+        return await self._rpc(call)
+
+    async def fork_session(
+        self, tenant: Any, session_id: Any, request: Any = None
+    ) -> dict[str, Any]:
+        """request: id, at_seq, at_entry_id, title, user_id, agent_name, metadata."""
+
+        async def call(s: Services) -> Any:
+            r = _options(request, "request")
+            at_seq, at_entry_id = r.pop("at_seq", None), r.pop("at_entry_id", None)
+            child = self._key(tenant, r.pop("id", None) or new_id())
+            source = self._key(tenant, session_id)
+            return await fork_session(s.sessions, source, child, at_seq, at_entry_id, r)
 
         return await self._rpc(call)
 

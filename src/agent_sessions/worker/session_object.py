@@ -120,6 +120,14 @@ class SessionObject(DurableObject):
     ) -> Any:
         return await self._run("prune", tenant_id, session_id, before_seq, expected_version)
 
+    async def find_entry(self, tenant_id: str, session_id: str, entry_id: Any) -> Any:
+        return await self._run("find_entry", tenant_id, session_id, entry_id)
+
+    async def adopt_entries(
+        self, tenant_id: str, session_id: str, origin: Any, entries: Any
+    ) -> Any:
+        return await self._run("adopt_entries", tenant_id, session_id, origin, entries)
+
     async def mirror_status(self, tenant_id: str, session_id: str) -> Any:
         return await self._run("mirror_status", tenant_id, session_id)
 
