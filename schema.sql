@@ -70,7 +70,7 @@ CREATE TABLE IF NOT EXISTS store_meta (
 --   upsert_session  the session row changed (ship the current row);
 --   append_entries  entries seq_from..seq_to were added (seq_from advances as pages ship);
 --   delete_session  the session was deleted at `version` (a tombstone);
---   prune_entries   entries up to seq_to were pruned (a tombstone for them);
+--   delete_entries  entries seq_from..seq_to were deleted (prune, replace): a tombstone;
 --   resync          rebuild this session's D1 rows from scratch (see parity repair).
 CREATE TABLE IF NOT EXISTS mirror_outbox (
   id          INTEGER PRIMARY KEY,

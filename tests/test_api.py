@@ -213,6 +213,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
         "/v1/sessions/{session_id}/leaf",
         "/v1/sessions/{session_id}/context",
         "/v1/sessions/{session_id}/prune",
+        "/v1/sessions/{session_id}/replace",
         "/v1/sessions/{session_id}/mirror",
         "/v1/sessions/{session_id}/mirror/verify",
         "/v1/sessions/{session_id}/mirror/resync",

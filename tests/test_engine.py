@@ -592,6 +592,47 @@ class TestBranchesAndCompaction:
             engine.append(key, [{"type": "compaction", "payload": payload}])
         assert snapshot(backend) == before
 
+    def test_replace_history_rewrites_the_tail_atomically(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        engine.append(
+            key, [{"type": "message", "id": f"m{i}", "input_tokens": 1} for i in range(1, 7)]
+        )
+        result = engine.replace_history(
+            key, 4, [{"type": "message", "id": "m4", "content": "shorter"}, {"type": "tool_call"}]
+        )
+        assert (result["removed"], result["first_seq"], result["last_seq"]) == (3, 7, 8)
+        stored = engine.read_entries(key)["entries"]
+        assert [(e["seq"], e["id"]) for e in stored][:4] == [
+            (1, "m1"),
+            (2, "m2"),
+            (3, "m3"),
+            (7, "m4"),
+        ]
+        assert stored[3]["parent_id"] == "m3", "the new tail hangs off the entry before from_seq"
+        session = engine.get_session(key)
+        assert (session["entry_count"], session["message_count"], session["last_seq"]) == (5, 4, 8)
+        assert session["input_tokens"] == 6, "usage that happened stays counted"
+        assert [e["id"] for e in engine.read_context(key)["entries"]][:4] == [
+            "m1",
+            "m2",
+            "m3",
+            "m4",
+        ]
+        truncated = engine.replace_history(key, 8, [])
+        assert truncated["removed"] == 1
+        assert engine.get_session(key)["leaf_id"] == "m4"
+        before = snapshot(backend)
+        for bad in (0, 10):
+            with pytest.raises(InvalidInput):
+                engine.replace_history(key, bad, [])
+        with pytest.raises(InvalidInput):
+            engine.replace_history(key, 2, [{"role": "no type"}])
+        with pytest.raises(DuplicateEntry):
+            engine.replace_history(key, 3, [{"type": "message", "id": "m1"}])
+        assert snapshot(backend) == before
+
     def test_prune_removes_old_entries_and_keeps_counters_exact(
         self, engine: SessionEngine, key: SessionKey, backend: Backend
     ) -> None:
@@ -603,7 +644,7 @@ class TestBranchesAndCompaction:
         assert (session["entry_count"], session["message_count"], session["last_seq"]) == (4, 4, 10)
         assert [e["seq"] for e in engine.read_entries(key)["entries"]] == [7, 8, 9, 10]
         ops = backend.raw.execute("SELECT op, seq_to FROM mirror_outbox ORDER BY id").fetchall()
-        assert ops[-1] == ("prune_entries", 6)
+        assert ops[-1] == ("delete_entries", 6)
         before = snapshot(backend)
         with pytest.raises(InvalidInput):
             engine.prune(key, 11)  # would remove the leaf (seq 10)
@@ -706,6 +747,7 @@ WRITES = {
     ),
     "set_leaf": lambda e, k: e.set_leaf(k, "root"),
     "prune": lambda e, k: e.prune(k, 3),
+    "replace": lambda e, k: e.replace_history(k, 4, [{"type": "message", "id": "r1"}]),
     "compaction": lambda e, k: e.append(
         k, [{"type": "compaction", "payload": {"first_kept_seq": 5}}]
     ),

@@ -144,8 +144,13 @@ def test_random_faults_lose_nothing(d1: SqliteMirror, clock: Clock) -> None:
                 n = min(rng.randint(1, 8), 10_000 - written)
                 await fleet.call(key, "append", [entry(written + i) for i in range(n)], None)
                 written += n
-            elif roll < 0.95:
+            elif roll < 0.93:
                 await fleet.call(key, "save_data", {"turn": written, "note": "é✓"}, None)
+            elif roll < 0.95:  # rewrite the newer half: a ranged tombstone, then new seqs
+                session = await fleet.call(key, "get_session")
+                start = session["last_seq"] // 2 + 1
+                await fleet.call(key, "replace_history", start, [entry(written)], None)
+                written += 1
             elif roll < 0.97:  # prune the older half: a tombstone for entries
                 session = await fleet.call(key, "get_session")
                 await fleet.call(key, "prune", session["last_seq"] // 2 + 1, None)

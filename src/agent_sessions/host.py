@@ -28,6 +28,7 @@ WRITES = frozenset(
         "resync_mirror",
         "set_leaf",
         "prune",
+        "replace_history",
         "adopt_entries",
     }
 )

@@ -229,6 +229,21 @@ class PruneRequest(Strict):
     expected_version: Count | None = None
 
 
+class ReplaceRequest(Strict):
+    from_seq: Count = Field(description="The first seq to replace; last_seq + 1 replaces none.")
+    entries: list[EntryIn] = Field(description="The new tail; empty truncates.")
+    expected_version: Count | None = None
+
+
+class Replaced(BaseModel):
+    id: str
+    removed: int
+    version: int
+    entries: list[Appended] = Field(default_factory=list)
+    first_seq: int | None = None
+    last_seq: int | None = None
+
+
 class Pruned(BaseModel):
     id: str
     pruned: int

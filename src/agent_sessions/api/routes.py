@@ -30,6 +30,8 @@ from .models import (
     ParityReport,
     Pruned,
     PruneRequest,
+    Replaced,
+    ReplaceRequest,
     Resync,
     Session,
     SessionCreate,
@@ -241,6 +243,16 @@ async def read_context(key: ReadKey, services: ServicesDep) -> Any:
 async def prune(body: PruneRequest, key: WriteKey, services: ServicesDep) -> Any:
     """Delete entries before a seq for good (D1 follows); the leaf must survive."""
     return await services.sessions.prune(key, body.before_seq, body.expected_version)
+
+
+@router.post("/sessions/{session_id}/replace", response_model=Replaced, tags=["entries"])
+async def replace_history(body: ReplaceRequest, key: WriteKey, services: ServicesDep) -> Any:
+    """Atomically replace the log from from_seq on (overflow recovery). The new entries get
+    fresh seqs after the old ones; D1 follows."""
+    entries = [e.model_dump(exclude_none=True) for e in body.entries]
+    return await services.sessions.replace_history(
+        key, body.from_seq, entries, body.expected_version
+    )
 
 
 @router.get("/sessions/{session_id}/mirror", response_model=MirrorStatus, tags=["mirror"])

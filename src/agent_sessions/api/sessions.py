@@ -85,6 +85,15 @@ class Sessions:
     ) -> dict[str, Any]:
         return await self._send(key, "adopt_entries", (origin, entries))
 
+    async def replace_history(
+        self,
+        key: SessionKey,
+        from_seq: int,
+        entries: list[dict[str, Any]],
+        expected_version: int | None,
+    ) -> dict[str, Any]:
+        return await self._send(key, "replace_history", (from_seq, entries, expected_version))
+
     async def mirror_status(self, key: SessionKey) -> dict[str, Any]:
         return await self._send(key, "mirror_status", ())
 

@@ -16,6 +16,7 @@ from ..api.models import (
     EntryPage,
     MirrorStatus,
     Pruned,
+    Replaced,
     Session,
     SessionData,
     SessionPage,
@@ -181,6 +182,21 @@ class Operations(Generic[R]):
         """-> Pruned"""
         body = {"before_seq": before_seq, "expected_version": expected_version}
         return self._send(Call("POST", _path(session_id, "/prune"), body=body), Pruned)
+
+    def replace_history(
+        self,
+        session_id: str,
+        from_seq: int,
+        entries: Iterable[Entry],
+        expected_version: int | None = None,
+    ) -> R:
+        """-> Replaced"""
+        body = {
+            "from_seq": from_seq,
+            "entries": _entries(entries),
+            "expected_version": expected_version,
+        }
+        return self._send(Call("POST", _path(session_id, "/replace"), body=body), Replaced)
 
     def mirror_status(self, session_id: str) -> R:
         """-> MirrorStatus"""

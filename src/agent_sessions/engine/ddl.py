@@ -1,6 +1,6 @@
 """Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""
 
-SCHEMA_DIGEST = "47f4ce03fd8744f2"
+SCHEMA_DIGEST = "d5c38b4fdc58ac92"
 
 SHARED_STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (tenant_id, id) ) STRICT",

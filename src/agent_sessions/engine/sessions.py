@@ -393,17 +393,61 @@ class SessionEngine:
                         "prune would remove the current leaf; move the leaf first",
                         {"leaf_seq": leaf_seq, "before_seq": before},
                     )
-            gone = self._sql.execute(q.COUNT_BEFORE, (*key.params, before))[0]
-            version = session["version"] + 1
-            now = max(self._clock(), session["updated_at"])
-            self._sql.execute(q.DELETE_BEFORE, (*key.params, before))
-            self._sql.execute(
-                q.UPDATE_AFTER_PRUNE, (gone["entries"], gone["messages"], version, now, *key.params)
-            )
-            self._record(key, "prune_entries", version, now, None, before - 1)
-            return {"id": key.session_id, "pruned": gone["entries"], "version": version}
+            gone, version, _ = self._delete_range(key, session, 0, before - 1, leaf)
+            return {"id": key.session_id, "pruned": gone, "version": version}
 
         return self._sql.transaction(write)
+
+    def replace_history(
+        self,
+        key: SessionKey,
+        from_seq: Any,
+        entries: Sequence[Mapping[str, Any]],
+        expected_version: Any = None,
+    ) -> dict[str, Any]:
+        """Replace the log from `from_seq` on with `entries`, atomically: for SDKs that rewrite
+        history (overflow recovery). The old entries are deleted (D1 follows by tombstone) and
+        the new ones appended after them with fresh seqs, hanging off the entry before
+        `from_seq`; seqs are never reused. An empty `entries` truncates."""
+        start = check_count(from_seq, "from_seq")
+        batch = _prepare_batch(entries) if entries else []
+
+        def write() -> dict[str, Any]:
+            session = self._require(key)
+            _check_version(session["version"], expected_version)
+            if not 1 <= start <= session["last_seq"] + 1:
+                raise InvalidInput(
+                    f"from_seq must be from 1 to {session['last_seq'] + 1}", {"field": "from_seq"}
+                )
+            base = self._sql.execute(q.SELECT_LAST_BEFORE, (*key.params, start))
+            leaf = base[0]["id"] if base else None
+            gone, version, now = self._delete_range(key, session, start, session["last_seq"], leaf)
+            result: dict[str, Any] = {"id": key.session_id, "removed": gone, "version": version}
+            if batch:
+                after = self._require(key)
+                result |= self._insert_entries(key, after, batch, now) | {"removed": gone}
+            return result
+
+        try:
+            return self._sql.transaction(write)
+        except IntegrityViolation:
+            raise DuplicateEntry("a new entry's id is taken by an entry that stays") from None
+
+    def _delete_range(
+        self, key: SessionKey, session: Row, low: int, high: int, leaf: str | None
+    ) -> tuple[int, int, int]:
+        """Delete entries low..high, keep the counters exact, set the leaf, record a tombstone.
+        Token counters stay: they account for usage that happened."""
+        gone = self._sql.execute(q.COUNT_RANGE, (*key.params, low, high))[0]
+        version = session["version"] + 1
+        now = max(self._clock(), session["updated_at"])
+        self._sql.execute(q.DELETE_RANGE, (*key.params, low, high))
+        self._sql.execute(
+            q.UPDATE_AFTER_DELETE,
+            (gone["entries"], gone["messages"], leaf, version, now, *key.params),
+        )
+        self._record(key, "delete_entries", version, now, low, high)
+        return gone["entries"], version, now
 
     def read_entries(
         self,

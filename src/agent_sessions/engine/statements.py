@@ -83,14 +83,17 @@ FROM branch b CROSS JOIN session_entries e
 ORDER BY e.seq
 """
 
-COUNT_BEFORE = (
+COUNT_RANGE = (
     "SELECT count(*) AS entries, coalesce(sum(type = 'message'), 0) AS messages "
-    f"FROM session_entries WHERE {ENTRY_KEY} AND seq < ?"
+    f"FROM session_entries WHERE {ENTRY_KEY} AND seq >= ? AND seq <= ?"
 )
-DELETE_BEFORE = f"DELETE FROM session_entries WHERE {ENTRY_KEY} AND seq < ?"
-UPDATE_AFTER_PRUNE = (
+DELETE_RANGE = f"DELETE FROM session_entries WHERE {ENTRY_KEY} AND seq >= ? AND seq <= ?"
+UPDATE_AFTER_DELETE = (
     "UPDATE sessions SET entry_count = entry_count - ?, message_count = message_count - ?, "
-    f"version = ?, updated_at = ? WHERE {SESSION_KEY}"
+    f"leaf_id = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
+)
+SELECT_LAST_BEFORE = (
+    f"SELECT id FROM session_entries WHERE {ENTRY_KEY} AND seq < ? ORDER BY seq DESC LIMIT 1"
 )
 
 ENTRY_ROWS_PER_INSERT = 100 // len(ENTRY_COLUMNS)

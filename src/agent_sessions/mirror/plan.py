@@ -124,8 +124,8 @@ class _Planner:
             return 0
         if kind == "append_entries":
             return self._ship_entries(key, action.rows[0]["seq_from"], action.rows[-1]["seq_to"])
-        if kind == "prune_entries":
-            return self._add(q.PRUNE_ENTRIES, (*key, action.op["seq_to"]))
+        if kind == "delete_entries":
+            return self._add(q.DELETE_ENTRIES, (*key, action.op["seq_from"], action.op["seq_to"]))
         return None
 
     def _add(self, sql: str, params: tuple[SqlValue, ...]) -> int | None:

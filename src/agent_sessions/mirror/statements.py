@@ -82,7 +82,7 @@ TOMBSTONE_ENTRIES = (
     f"(SELECT 1 FROM sessions WHERE {SESSION_KEY} AND version > ?)"
 )
 TOMBSTONE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY} AND version < ?"
-PRUNE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY} AND seq <= ?"
+DELETE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY} AND seq >= ? AND seq <= ?"
 # A resync starts from nothing, whatever D1 holds.
 PURGE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY}"
 PURGE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY}"

@@ -200,6 +200,23 @@ class Default(WorkerEntrypoint):
             )
         )
 
+    async def replace_history(
+        self,
+        tenant: Any,
+        session_id: Any,
+        from_seq: Any,
+        entries: Any,
+        expected_version: Any = None,
+    ) -> dict[str, Any]:
+        return await self._rpc(
+            lambda s: s.sessions.replace_history(
+                self._key(tenant, session_id),
+                to_python(from_seq),
+                to_python(entries),
+                to_python(expected_version),
+            )
+        )
+
     async def read_context(self, tenant: Any, session_id: Any) -> dict[str, Any]:
         return await self._rpc(lambda s: s.sessions.read_context(self._key(tenant, session_id)))
 

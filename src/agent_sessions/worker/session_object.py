@@ -128,6 +128,13 @@ class SessionObject(DurableObject):
     ) -> Any:
         return await self._run("adopt_entries", tenant_id, session_id, origin, entries)
 
+    async def replace_history(
+        self, tenant_id: str, session_id: str, from_seq: Any, entries: Any, expected_version: Any
+    ) -> Any:
+        return await self._run(
+            "replace_history", tenant_id, session_id, from_seq, entries, expected_version
+        )
+
     async def mirror_status(self, tenant_id: str, session_id: str) -> Any:
         return await self._run("mirror_status", tenant_id, session_id)
 
