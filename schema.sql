@@ -83,6 +83,21 @@ CREATE TABLE IF NOT EXISTS mirror_outbox (
   created_at  INTEGER NOT NULL
 ) STRICT;
 
+-- The fence of the session's writer (see SessionEngine.claim_writer): a claim increments
+-- epoch and fences every earlier writer; next_seq is the writer sequence the next append
+-- must carry; the last append's digest and result answer an exact retry. Kept across a
+-- delete, so writers of a deleted session stay fenced.
+CREATE TABLE IF NOT EXISTS session_writers (
+  tenant_id    TEXT    NOT NULL,
+  session_id   TEXT    NOT NULL,
+  epoch        INTEGER NOT NULL,
+  writer_id    TEXT    NOT NULL,
+  next_seq     INTEGER NOT NULL,
+  last_digest  TEXT,
+  last_result  TEXT,
+  PRIMARY KEY (tenant_id, session_id)
+) STRICT;
+
 -- The drain's health: consecutive failures, the last error, and when to try again.
 -- One row (id = 1); pending count and age come from mirror_outbox itself.
 CREATE TABLE IF NOT EXISTS mirror_state (

@@ -211,6 +211,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
         "/v1/sessions/{session_id}/entries",
         "/v1/sessions/{session_id}/fork",
         "/v1/sessions/{session_id}/leaf",
+        "/v1/sessions/{session_id}/writer",
         "/v1/sessions/{session_id}/context",
         "/v1/sessions/{session_id}/prune",
         "/v1/sessions/{session_id}/replace",
@@ -394,3 +395,20 @@ def test_rewind_compact_prune_and_d1_follows(client: TestClient, tmp_path: Path)
     d1 = sqlite3.connect(tmp_path / "d1.sqlite")
     assert d1.execute("SELECT min(seq), count(*) FROM session_entries").fetchone() == (3, 6)
     assert d1.execute("SELECT leaf_id, compacted_through_seq FROM sessions").fetchone() == ("n", 2)
+
+
+def test_fenced_writers_over_http(client: TestClient) -> None:
+    client.post("/v1/sessions", json={"id": "f"})
+    claim = client.post("/v1/sessions/f/writer", json={"writer_id": "agent-1"}).json()
+    writer = {"writer_id": "agent-1", "epoch": claim["epoch"], "seq": 0}
+    body = {"entries": [{"type": "message", "content": "hi"}], "writer": writer}
+    first = client.post("/v1/sessions/f/entries", json=body)
+    retry = client.post("/v1/sessions/f/entries", json=body)
+    assert first.status_code == retry.status_code == 201
+    assert retry.json()["replayed"] is True
+    assert retry.json()["entries"] == first.json()["entries"]
+    client.post("/v1/sessions/f/writer", json={"writer_id": "agent-2"})
+    stale = {**body, "writer": {**writer, "seq": 1}}
+    error = error_of(client.post("/v1/sessions/f/entries", json=stale), 409, "fenced")
+    assert error["details"]["reason"] == "stale_epoch"
+    assert client.get("/v1/sessions/f").json()["entry_count"] == 1

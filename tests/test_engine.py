@@ -16,7 +16,7 @@ from agent_sessions.engine import (
     VersionConflict,
     statements,
 )
-from agent_sessions.engine.errors import DuplicateEntry
+from agent_sessions.engine.errors import DuplicateEntry, Fenced
 from agent_sessions.engine.limits import MAX_DATA_BYTES, MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
 
 from .conftest import Backend, Clock
@@ -651,6 +651,47 @@ class TestBranchesAndCompaction:
         assert snapshot(backend) == before
 
 
+class TestFencedWriters:
+    def test_a_claim_fences_earlier_writers(
+        self, engine: SessionEngine, key: SessionKey, backend: Backend
+    ) -> None:
+        engine.create_session(key)
+        engine.append(key, messages(2))
+        a = engine.claim_writer(key, "proc-a")
+        assert (a["epoch"], a["next_seq"], a["head_seq"]) == (1, 0, 2)
+        turn = [{"type": "message", "content": "from a"}]
+        first = engine.append(key, turn, writer={"writer_id": "proc-a", "epoch": 1, "seq": 0})
+        again = engine.append(key, turn, writer={"writer_id": "proc-a", "epoch": 1, "seq": 0})
+        assert again["entries"] == first["entries"], "an exact retry returns the original result"
+        assert again["replayed"] is True
+        b = engine.claim_writer(key, "proc-b")
+        assert b["epoch"] == 2
+        before = snapshot(backend)
+        stale = {"writer_id": "proc-a", "epoch": 1, "seq": 1}
+        with pytest.raises(Fenced) as info:
+            engine.append(key, turn, writer=stale)
+        assert info.value.details["reason"] == "stale_epoch"
+        for seq in (1, 5):  # a gap, and a sequence that was never sent
+            with pytest.raises(Fenced):
+                engine.append(key, turn, writer={"writer_id": "proc-b", "epoch": 2, "seq": seq})
+        assert snapshot(backend) == before
+        engine.append(key, turn, writer={"writer_id": "proc-b", "epoch": 2, "seq": 0})
+        with pytest.raises(Fenced) as conflict:  # the same sequence with another batch
+            engine.append(key, messages(1), writer={"writer_id": "proc-b", "epoch": 2, "seq": 0})
+        assert conflict.value.details["next_seq"] == 1
+        assert engine.get_session(key)["entry_count"] == 4
+
+    def test_bad_writer_fields(self, engine: SessionEngine, key: SessionKey) -> None:
+        engine.create_session(key)
+        for bad in ({"writer_id": "w"}, {"writer_id": "w", "epoch": 1, "seq": -1}, {"x": 1}):
+            with pytest.raises(InvalidInput):
+                engine.append(key, messages(1), writer=bad)
+        with pytest.raises(Fenced):  # never claimed
+            engine.append(key, messages(1), writer={"writer_id": "w", "epoch": 1, "seq": 0})
+        with pytest.raises(NotFound):
+            engine.claim_writer(SessionKey("acme", "missing"), "w")
+
+
 class TestAdopt:
     @pytest.mark.parametrize("seqs", [[2, 1], [1, 1], [0], [5, 11]])
     def test_copied_seqs_must_increase_up_to_the_fork_point(
@@ -740,6 +781,7 @@ WRITES = {
     "append_with_parent": lambda e, k: e.append(k, [{"type": "message", "parent_id": "root"}]),
     "delete": lambda e, k: e.delete_session(k),
     "resync": lambda e, k: e.resync_mirror(k),
+    "claim_writer": lambda e, k: e.claim_writer(k, "w"),
     "adopt": lambda e, k: e.adopt_entries(
         SessionKey(k.tenant_id, "child"),
         {"parent_id": k.session_id, "forked_from_seq": 9, "title": "c"},

@@ -13,7 +13,7 @@ from agent_sessions.engine.schema import ensure_schema
 from .conftest import ROOT
 
 SHARED = ("sessions", "session_entries")
-DO_ONLY = ("store_meta", "mirror_outbox")
+DO_ONLY = ("store_meta", "mirror_outbox", "mirror_state", "session_writers")
 
 
 def describe(conn: sqlite3.Connection, table: str) -> list[tuple]:

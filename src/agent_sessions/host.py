@@ -30,6 +30,7 @@ WRITES = frozenset(
         "prune",
         "replace_history",
         "adopt_entries",
+        "claim_writer",
     }
 )
 MIRROR = frozenset({"mirror_status", "verify_mirror"})

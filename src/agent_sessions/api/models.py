@@ -126,9 +126,28 @@ class EntryIn(Strict):
     output_tokens: Count = 0
 
 
+class WriterSeq(Strict):
+    writer_id: Id
+    epoch: Count = Field(description="From the writer's claim.")
+    seq: Count = Field(description="0 for the first append after the claim, then +1 each.")
+
+
 class AppendRequest(Strict):
     entries: list[EntryIn] = Field(min_length=1)
     expected_version: Count | None = None
+    writer: WriterSeq | None = Field(None, description="Fence the append to a claimed writer.")
+
+
+class WriterClaim(Strict):
+    writer_id: Id
+
+
+class Writer(BaseModel):
+    writer_id: str
+    epoch: int
+    next_seq: int
+    head_seq: int
+    version: int
 
 
 class Appended(BaseModel):

@@ -39,6 +39,8 @@ from .models import (
     SessionPage,
     SessionUpdate,
     Status,
+    Writer,
+    WriterClaim,
 )
 from .services import Services
 from .transfer import export_session, parse_import
@@ -195,7 +197,14 @@ async def load_data(key: ReadKey, services: ServicesDep) -> Any:
 )
 async def append_entries(body: AppendRequest, key: WriteKey, services: ServicesDep) -> Any:
     entries = [e.model_dump(exclude_none=True) for e in body.entries]
-    return await services.sessions.append(key, entries, body.expected_version)
+    writer = body.writer.model_dump() if body.writer else None
+    return await services.sessions.append(key, entries, body.expected_version, writer)
+
+
+@router.post("/sessions/{session_id}/writer", response_model=Writer, tags=["entries"])
+async def claim_writer(body: WriterClaim, key: WriteKey, services: ServicesDep) -> Any:
+    """Become the session's only writer: earlier writers are fenced (their appends get 409)."""
+    return await services.sessions.claim_writer(key, body.writer_id)
 
 
 @router.get("/sessions/{session_id}/entries", response_model=EntryPage, tags=["entries"])

@@ -48,9 +48,16 @@ class Sessions:
         return await self._send(key, "load_data", ())
 
     async def append(
-        self, key: SessionKey, entries: list[dict[str, Any]], expected_version: int | None
+        self,
+        key: SessionKey,
+        entries: list[dict[str, Any]],
+        expected_version: int | None,
+        writer: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
-        return await self._send(key, "append", (entries, expected_version))
+        return await self._send(key, "append", (entries, expected_version, writer))
+
+    async def claim_writer(self, key: SessionKey, writer_id: str) -> dict[str, Any]:
+        return await self._send(key, "claim_writer", (writer_id,))
 
     async def read_entries(
         self,

@@ -20,6 +20,7 @@ from ..api.models import (
     Session,
     SessionData,
     SessionPage,
+    Writer,
 )
 from .transport import Call, Reply, Retry, error_of, send_async, send_blocking
 
@@ -99,10 +100,17 @@ class Operations(Generic[R]):
         return self._send(Call("GET", _path(session_id, "/data")), SessionData)
 
     def append(
-        self, session_id: str, entries: Iterable[Entry], expected_version: int | None = None
+        self,
+        session_id: str,
+        entries: Iterable[Entry],
+        expected_version: int | None = None,
+        writer: dict[str, Any] | None = None,
     ) -> R:
-        """-> AppendResult. Entries are dicts or `EntryIn` models."""
+        """-> AppendResult. Entries are dicts or `EntryIn` models; `writer` is
+        {writer_id, epoch, seq} after `claim_writer`."""
         body = {"entries": _entries(entries), "expected_version": expected_version}
+        if writer is not None:
+            body["writer"] = writer
         return self._send(Call("POST", _path(session_id, "/entries"), body=body), AppendResult)
 
     def read_entries(
@@ -197,6 +205,11 @@ class Operations(Generic[R]):
             "expected_version": expected_version,
         }
         return self._send(Call("POST", _path(session_id, "/replace"), body=body), Replaced)
+
+    def claim_writer(self, session_id: str, writer_id: str) -> R:
+        """-> Writer"""
+        body = {"writer_id": writer_id}
+        return self._send(Call("POST", _path(session_id, "/writer"), body=body), Writer)
 
     def mirror_status(self, session_id: str) -> R:
         """-> MirrorStatus"""

@@ -1,6 +1,6 @@
 """Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""
 
-SCHEMA_DIGEST = "d5c38b4fdc58ac92"
+SCHEMA_DIGEST = "9a020cad40d0c4be"
 
 SHARED_STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (tenant_id, id) ) STRICT",
@@ -10,6 +10,7 @@ SHARED_STATEMENTS: tuple[str, ...] = (
 DO_STATEMENTS: tuple[str, ...] = (
     'CREATE TABLE IF NOT EXISTS store_meta ( key TEXT PRIMARY KEY, value TEXT NOT NULL ) STRICT',
     'CREATE TABLE IF NOT EXISTS mirror_outbox ( id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
+    'CREATE TABLE IF NOT EXISTS session_writers ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, epoch INTEGER NOT NULL, writer_id TEXT NOT NULL, next_seq INTEGER NOT NULL, last_digest TEXT, last_result TEXT, PRIMARY KEY (tenant_id, session_id) ) STRICT',
     'CREATE TABLE IF NOT EXISTS mirror_state ( id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_attempt_at INTEGER, last_success_at INTEGER, next_attempt_at INTEGER, delivered INTEGER NOT NULL DEFAULT 0 ) STRICT',
 )
 

@@ -52,6 +52,13 @@ class DuplicateEntry(SessionError):
     status = 409
 
 
+class Fenced(SessionError):
+    """A writer's claim was superseded, or its writer sequence is out of order."""
+
+    code = "fenced"
+    status = 409
+
+
 class TooLarge(SessionError):
     code = "too_large"
     status = 413
@@ -85,6 +92,7 @@ _BY_CODE = {
         AlreadyExists,
         VersionConflict,
         DuplicateEntry,
+        Fenced,
         TooLarge,
         Unauthorized,
         Forbidden,

@@ -7,6 +7,7 @@ few statements whatever the length of the history.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -14,7 +15,15 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import statements as q
-from .errors import AlreadyExists, DuplicateEntry, InvalidInput, NotFound, TooLarge, VersionConflict
+from .errors import (
+    AlreadyExists,
+    DuplicateEntry,
+    Fenced,
+    InvalidInput,
+    NotFound,
+    TooLarge,
+    VersionConflict,
+)
 from .limits import (
     DEFAULT_PAGE_SIZE,
     MAX_APPEND_BYTES,
@@ -260,7 +269,11 @@ class SessionEngine:
     # -- the entry log ------------------------------------------------------------------
 
     def append(
-        self, key: SessionKey, entries: Sequence[Mapping[str, Any]], expected_version: Any = None
+        self,
+        key: SessionKey,
+        entries: Sequence[Mapping[str, Any]],
+        expected_version: Any = None,
+        writer: Mapping[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Append a batch of entries atomically; returns their ids and seqs and the new version.
 
@@ -269,13 +282,25 @@ class SessionEngine:
         `expected_version`, so a client can retry after a lost answer. The same id with other
         content is a 409 `duplicate_entry`. The check runs only when the write was refused, so
         it costs nothing on the happy path.
+
+        `writer` ({writer_id, epoch, seq}) fences the append to the writer that claimed the
+        session (`claim_writer`): see `_fence`.
         """
         batch = _prepare_batch(entries)
+        claim = _writer(writer)
+        digest = _digest(entries) if claim else None
 
         def write() -> dict[str, Any]:
             session = self._require(key)
+            if claim is not None:
+                earlier = self._fence(key, claim, digest)
+                if earlier is not None:
+                    return earlier
             _check_version(session["version"], expected_version)
-            return self._insert_entries(key, session, batch, self._clock())
+            result = self._insert_entries(key, session, batch, self._clock())
+            if claim is not None:
+                self._sql.execute(q.ADVANCE_WRITER, (digest, json.dumps(result), *key.params))
+            return result
 
         try:
             return self._sql.transaction(write)
@@ -286,6 +311,49 @@ class SessionEngine:
             if isinstance(refused, VersionConflict):
                 raise
             raise DuplicateEntry("entry id(s) already exist in this session") from None
+
+    def claim_writer(self, key: SessionKey, writer_id: Any) -> dict[str, Any]:
+        """Make `writer_id` the session's only writer: the epoch goes up by one, which fences
+        every earlier writer, and the writer sequence starts again at 0. Returns what the
+        writer needs to resume: its epoch and the head of the log."""
+        check_id(writer_id, "writer_id")
+
+        def write() -> dict[str, Any]:
+            session = self._require(key)
+            self._sql.execute(q.CLAIM_WRITER, (*key.params, writer_id))
+            fence = self._sql.execute(q.SELECT_WRITER, key.params)[0]
+            return {
+                "writer_id": writer_id,
+                "epoch": fence["epoch"],
+                "next_seq": 0,
+                "head_seq": session["last_seq"],
+                "version": session["version"],
+            }
+
+        return self._sql.transaction(write)
+
+    def _fence(self, key: SessionKey, claim: dict[str, Any], digest: str | None) -> Any:
+        """Check a writer's append: the current epoch and writer, and the next writer
+        sequence. The previous sequence again with the same batch is an exact retry and
+        returns the original result; anything else out of order is a 409 `fenced`."""
+        rows = self._sql.execute(q.SELECT_WRITER, key.params)
+        fence = rows[0] if rows else None
+        if fence is None or (fence["epoch"], fence["writer_id"]) != (
+            claim["epoch"],
+            claim["writer_id"],
+        ):
+            raise Fenced(
+                "this writer's claim is not the current one: claim the session again",
+                {"epoch": fence["epoch"] if fence else 0, "reason": "stale_epoch"},
+            )
+        if claim["seq"] == fence["next_seq"]:
+            return None
+        if claim["seq"] == fence["next_seq"] - 1 and fence["last_digest"] == digest:
+            return json.loads(fence["last_result"]) | {"replayed": True}
+        raise Fenced(
+            f"writer sequence {claim['seq']} is out of order; the next is {fence['next_seq']}",
+            {"epoch": fence["epoch"], "next_seq": fence["next_seq"], "reason": "sequence"},
+        )
 
     def set_leaf(
         self, key: SessionKey, entry_id: Any, expected_version: Any = None
@@ -648,6 +716,28 @@ class SessionEngine:
             missing = sorted(set(outside) - self._existing_ids(key, outside))
             if missing:
                 raise InvalidInput("parent_id refers to no earlier entry", {"parent_ids": missing})
+
+
+def _writer(writer: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if writer is None:
+        return None
+    _only(writer, frozenset({"writer_id", "epoch", "seq"}), "writer")
+    missing = sorted(
+        {"writer_id", "epoch", "seq"} - {k for k, v in writer.items() if v is not None}
+    )
+    if missing:
+        raise InvalidInput(f"writer needs {', '.join(missing)}", {"fields": missing})
+    return {
+        "writer_id": check_id(writer.get("writer_id"), "writer.writer_id"),
+        "epoch": check_count(writer.get("epoch"), "writer.epoch"),
+        "seq": check_count(writer.get("seq"), "writer.seq"),
+    }
+
+
+def _digest(entries: Sequence[Mapping[str, Any]]) -> str:
+    """A batch as sent, before ids are generated: what an exact retry must repeat."""
+    text = json.dumps(list(entries), sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _compaction_floor(batch: list[dict[str, Any]], seqs: list[int]) -> int | None:

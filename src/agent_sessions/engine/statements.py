@@ -96,6 +96,21 @@ SELECT_LAST_BEFORE = (
     f"SELECT id FROM session_entries WHERE {ENTRY_KEY} AND seq < ? ORDER BY seq DESC LIMIT 1"
 )
 
+SELECT_WRITER = (
+    "SELECT epoch, writer_id, next_seq, last_digest, last_result FROM session_writers "
+    f"WHERE {ENTRY_KEY}"
+)
+CLAIM_WRITER = (
+    "INSERT INTO session_writers (tenant_id, session_id, epoch, writer_id, next_seq) "
+    "VALUES (?, ?, 1, ?, 0) ON CONFLICT (tenant_id, session_id) DO UPDATE SET "
+    "epoch = epoch + 1, writer_id = excluded.writer_id, next_seq = 0, "
+    "last_digest = NULL, last_result = NULL"
+)
+ADVANCE_WRITER = (
+    "UPDATE session_writers SET next_seq = next_seq + 1, last_digest = ?, last_result = ? "
+    f"WHERE {ENTRY_KEY}"
+)
+
 ENTRY_ROWS_PER_INSERT = 100 // len(ENTRY_COLUMNS)
 """Rows per multi-row INSERT: Durable Object SQLite and D1 bind at most 100 parameters."""
 

@@ -126,12 +126,25 @@ class Default(WorkerEntrypoint):
         return await self._rpc(lambda s: s.sessions.load_data(self._key(tenant, session_id)))
 
     async def append(
-        self, tenant: Any, session_id: Any, entries: Any, expected_version: Any = None
+        self,
+        tenant: Any,
+        session_id: Any,
+        entries: Any,
+        expected_version: Any = None,
+        writer: Any = None,
     ) -> dict[str, Any]:
         return await self._rpc(
             lambda s: s.sessions.append(
-                self._key(tenant, session_id), to_python(entries), to_python(expected_version)
+                self._key(tenant, session_id),
+                to_python(entries),
+                to_python(expected_version),
+                to_python(writer),
             )
+        )
+
+    async def claim_writer(self, tenant: Any, session_id: Any, writer_id: Any) -> dict[str, Any]:
+        return await self._rpc(
+            lambda s: s.sessions.claim_writer(self._key(tenant, session_id), to_python(writer_id))
         )
 
     async def read_entries(self, tenant: Any, session_id: Any, query: Any = None) -> dict[str, Any]:

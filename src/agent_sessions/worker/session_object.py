@@ -89,9 +89,17 @@ class SessionObject(DurableObject):
         return await self._run("load_data", tenant_id, session_id)
 
     async def append(
-        self, tenant_id: str, session_id: str, entries: Any, expected_version: Any
+        self,
+        tenant_id: str,
+        session_id: str,
+        entries: Any,
+        expected_version: Any,
+        writer: Any = None,
     ) -> Any:
-        return await self._run("append", tenant_id, session_id, entries, expected_version)
+        return await self._run("append", tenant_id, session_id, entries, expected_version, writer)
+
+    async def claim_writer(self, tenant_id: str, session_id: str, writer_id: Any) -> Any:
+        return await self._run("claim_writer", tenant_id, session_id, writer_id)
 
     async def read_entries(
         self,
