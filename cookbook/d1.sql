@@ -33,3 +33,12 @@ SELECT agent_name, status, count(*) AS sessions, sum(message_count) AS messages,
 FROM sessions
 WHERE tenant_id = ?1
 GROUP BY agent_name, status;
+
+-- name: usage_by_user_and_agent
+-- Tokens per user and agent since a time (ms). ?2 = since
+SELECT user_id, agent_name, count(*) AS sessions,
+       sum(input_tokens) AS input_tokens, sum(output_tokens) AS output_tokens
+FROM sessions
+WHERE tenant_id = ?1 AND updated_at >= ?2
+GROUP BY user_id, agent_name
+ORDER BY output_tokens DESC;

@@ -31,6 +31,7 @@ PARAMS = {
     "updated_since": ("acme", NOW - 3_600_000),
     "messages_of_session": ("acme", "s3"),
     "counts_by_agent_and_status": ("acme",),
+    "usage_by_user_and_agent": ("acme", NOW - 3_600_000),
 }
 
 
@@ -89,3 +90,10 @@ def test_answers(d1: SqliteMirror) -> None:
     }
     want = Counter((f"agent{i % 2}", "active" if i % 4 else "completed") for i in range(30))
     assert counts == dict(want)
+    usage = {
+        (r["user_id"], r["agent_name"]): r["output_tokens"] for r in run("usage_by_user_and_agent")
+    }
+    expected: Counter[tuple[str, str]] = Counter()
+    for i in range(7):  # updated within the hour: s0..s6
+        expected[(f"u{i % 3}", f"agent{i % 2}")] += i * 20
+    assert usage == dict(expected)
