@@ -13,6 +13,11 @@
 -- runtime binds every number as a REAL, which a TEXT column stores as '42.0', so the engine
 -- never binds a number where text is meant (agent_sessions/engine/values.py).
 -- Times are milliseconds since the Unix epoch. JSON columns hold compact JSON text.
+--
+-- Upgrades: a column added to a shared table goes at the end of its CREATE TABLE here (what a
+-- new store gets), in an "-- @upgrade N" section at the end of this file (what a Durable
+-- Object or local file at version N-1 runs to reach N), and in migrations/000N_*.sql with the
+-- same statements (what D1 runs). Tests hold the three to each other.
 
 -- @section shared
 CREATE TABLE IF NOT EXISTS sessions (
@@ -37,6 +42,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   version                INTEGER NOT NULL,
   expires_at             INTEGER,
   metadata               TEXT    NOT NULL DEFAULT '{}',
+  status_changed_at      INTEGER,
   PRIMARY KEY (tenant_id, id)
 ) STRICT;
 
@@ -115,3 +121,8 @@ CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (tenant_id, user_id, sta
 CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name, status, updated_at);
 CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at);
 CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at);
+
+-- @upgrade 2
+-- When the status last changed (set at creation too); older rows take their updated_at.
+ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER;
+UPDATE sessions SET status_changed_at = updated_at;

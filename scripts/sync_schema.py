@@ -23,19 +23,23 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema.sql"
 MODULE = ROOT / "src" / "agent_sessions" / "engine" / "ddl.py"
 SECTIONS = ("shared", "do", "d1")
-_SECTION_RE = re.compile(r"^-- @section (\w+)\s*$")
+_SECTION_RE = re.compile(r"^-- @(section (\w+)|upgrade (\d+))\s*$")
 
 
 def split_sections(text: str) -> dict[str, list[str]]:
-    """Return each section's statements, comments stripped, in file order."""
+    """Return each section's statements, comments stripped, in file order. Upgrade sections
+    are named "upgrade N" and must be numbered 2, 3, ... in order."""
     lines: dict[str, list[str]] = {name: [] for name in SECTIONS}
     current: str | None = None
     for line in text.splitlines():
         match = _SECTION_RE.match(line)
         if match:
-            current = match.group(1)
-            if current not in lines:
-                raise SystemExit(f"schema.sql: unknown section {current!r}")
+            current = match.group(2) or f"upgrade {match.group(3)}"
+            upgrades = sum(1 for name in lines if name.startswith("upgrade "))
+            if match.group(3) is not None and int(match.group(3)) == upgrades + 2:
+                lines[current] = []
+            elif current not in lines:
+                raise SystemExit(f"schema.sql: unknown or out-of-order section {current!r}")
             continue
         if current is None or line.lstrip().startswith("--"):
             continue
@@ -45,6 +49,12 @@ def split_sections(text: str) -> dict[str, list[str]]:
         statements = [" ".join(s.split()) for s in "\n".join(body).split(";")]
         sections[name] = [s for s in statements if s]
     return sections
+
+
+def split_statements(text: str) -> list[str]:
+    """A migration file's statements, normalised as split_sections normalises them."""
+    body = [line.rstrip() for line in text.splitlines() if not line.lstrip().startswith("--")]
+    return [s for s in (" ".join(s.split()) for s in "\n".join(body).split(";")) if s]
 
 
 def table_columns(statements: list[str], table: str) -> tuple[str, ...]:
@@ -68,6 +78,16 @@ def render(text: str) -> str:
         out.extend(f"    {stmt!r}," for stmt in sections[name])
         out.append(")")
         out.append("")
+    upgrades = [(int(name.split()[1]), sections[name]) for name in sections if " " in name]
+    out.append(f"SCHEMA_VERSION = {len(upgrades) + 1}")
+    out.append('"""Upgrades: (version, the statements that bring version - 1 to it), in order."""')
+    out.append("UPGRADES: tuple[tuple[int, tuple[str, ...]], ...] = (")
+    for version, statements in upgrades:
+        out.append(f"    ({version}, (")
+        out.extend(f"        {stmt!r}," for stmt in statements)
+        out.append("    )),")
+    out.append(")")
+    out.append("")
     for const, table in (("SESSION_COLUMNS", "sessions"), ("ENTRY_COLUMNS", "session_entries")):
         columns = table_columns(sections["shared"], table)
         out.append(f"{const}: tuple[str, ...] = (")

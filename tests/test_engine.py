@@ -17,6 +17,7 @@ from agent_sessions.engine import (
     statements,
 )
 from agent_sessions.engine.errors import DuplicateEntry, Fenced
+from agent_sessions.engine.lifecycle import Lifecycle
 from agent_sessions.engine.limits import MAX_DATA_BYTES, MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
 
 from .conftest import Backend, Clock
@@ -151,6 +152,77 @@ class TestUpdate:
         with pytest.raises(VersionConflict):
             engine.update_session(key, {"title": "t"}, expected_version=2)
         assert engine.update_session(key, {"title": "t"}, expected_version=1)["version"] == 2
+
+
+class TestLifecycle:
+    def test_status_changed_at_moves_only_when_the_status_does(
+        self, engine: SessionEngine, key: SessionKey, clock: Clock
+    ) -> None:
+        made = engine.create_session(key)
+        assert made["status_changed_at"] == made["created_at"] == clock.now
+        clock.now += 10
+        assert engine.update_session(key, {"title": "t"})["status_changed_at"] == made["created_at"]
+        clock.now += 10
+        done = engine.update_session(key, {"status": "completed"})
+        assert done["status_changed_at"] == done["updated_at"] == clock.now
+        clock.now += 10
+        engine.append(key, messages(1))
+        assert engine.get_session(key)["status_changed_at"] == done["updated_at"]
+
+    def test_a_default_ttl_unless_the_session_says_otherwise(
+        self, backend: Backend, clock: Clock
+    ) -> None:
+        engine = SessionEngine(backend.sql, clock, Lifecycle(ttl_ms=60_000))
+        assert engine.create_session(SessionKey("t", "a"))["expires_at"] == clock.now + 60_000
+        never = engine.create_session(SessionKey("t", "b"), {"expires_at": None})
+        assert never["expires_at"] is None
+        own = engine.create_session(SessionKey("t", "c"), {"expires_at": clock.now + 5})
+        assert own["expires_at"] == clock.now + 5
+        imported = engine.import_session(SessionKey("t", "d"), {"created_at": 1}, [])
+        assert imported["expires_at"] == clock.now + 60_000, "from the import, not created_at"
+
+    def test_sweep_expires_and_abandons_once(self, backend: Backend, clock: Clock) -> None:
+        engine = SessionEngine(backend.sql, clock, Lifecycle(idle_timeout_ms=1_000))
+        start = clock.now
+        doomed, quiet, done = (SessionKey("t", s) for s in ("doomed", "quiet", "done"))
+        engine.create_session(doomed, {"expires_at": start + 500})
+        engine.append(doomed, messages(3))
+        engine.create_session(quiet)
+        engine.create_session(done)
+        engine.update_session(done, {"status": "completed"})
+        nothing = {"expired": [], "abandoned": []}
+        assert engine.sweep() == nothing | {"next_due_at": start + 500}
+        clock.now = start + 500
+        assert engine.sweep() == {
+            "expired": ["doomed"],
+            "abandoned": [],
+            "next_due_at": start + 1_000,
+        }
+        with pytest.raises(NotFound):
+            engine.get_session(doomed)
+        assert backend.raw.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+        tombstone = "SELECT op FROM mirror_outbox WHERE session_id = 'doomed' ORDER BY id DESC"
+        assert backend.raw.execute(tombstone).fetchone() == ("delete_session",)
+        clock.now = start + 1_000
+        assert engine.sweep() == nothing | {"abandoned": ["quiet"], "next_due_at": None}
+        abandoned = engine.get_session(quiet)
+        assert (abandoned["status"], abandoned["status_changed_at"]) == ("abandoned", clock.now)
+        assert engine.get_session(done)["status"] == "completed", "only active sessions go idle"
+        before = snapshot(backend)
+        clock.now += 10_000
+        assert engine.sweep() == nothing | {"next_due_at": None}, "alarms are at-least-once"
+        assert snapshot(backend) == before
+
+    def test_activity_postpones_the_idle_deadline(
+        self, backend: Backend, clock: Clock, key: SessionKey
+    ) -> None:
+        engine = SessionEngine(backend.sql, clock, Lifecycle(idle_timeout_ms=1_000))
+        engine.create_session(key)
+        clock.now += 900
+        engine.append(key, messages(1))
+        clock.now += 900
+        assert engine.sweep() == {"expired": [], "abandoned": [], "next_due_at": clock.now + 100}
+        assert engine.get_session(key)["status"] == "active"
 
 
 class TestImport:
@@ -793,6 +865,7 @@ WRITES = {
     "compaction": lambda e, k: e.append(
         k, [{"type": "compaction", "payload": {"first_kept_seq": 5}}]
     ),
+    "expire": lambda e, k: e.sweep(),
     "import": lambda e, k: e.import_session(
         SessionKey(k.tenant_id, "imported"), {"title": "i"}, [{"type": "message"}] * 12
     ),
@@ -808,7 +881,7 @@ def test_a_crash_at_any_statement_leaves_the_store_as_it_was(
     crashing = CrashingSql(backend.sql)
     engine = SessionEngine(crashing, clock)
     if write != "create":
-        engine.create_session(key, {"metadata": {"m": 1}})
+        engine.create_session(key, {"metadata": {"m": 1}, "expires_at": clock.now})
         engine.append(key, [{"type": "message", "id": "root"}, *messages(9)])
     before = snapshot(backend)
     for at in range(1, 100):

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -86,3 +87,49 @@ def test_without_tokens_it_refuses_to_start_and_says_how(data_dir: Path) -> None
 def test_no_auth_is_announced_loudly(data_dir: Path) -> None:
     running = Server(data_dir, "--no-auth")
     assert "authentication is OFF" in running.stop()
+
+
+def wait_for(check: Any, what: str, timeout: float = 15) -> None:
+    deadline = time.monotonic() + timeout
+    while not check():
+        assert time.monotonic() < deadline, f"timed out waiting until {what}"
+        time.sleep(0.1)
+
+
+def test_idle_timeout_then_ttl_from_the_command_line(data_dir: Path) -> None:
+    """The lifecycle end to end: a quiet session turns abandoned after the idle timeout and is
+    deleted at its expiry, by the alarm loop, and the D1 file follows both."""
+    running = Server(data_dir, "--no-auth", "--ttl-seconds", "3", "--idle-timeout-seconds", "1")
+    d1 = sqlite3.connect(data_dir / "d1.sqlite")
+    try:
+        made = running.call("POST", "/v1/sessions", {"id": "brief"})[1]
+        assert made["expires_at"] == made["created_at"] + 3_000
+        kept = running.call("POST", "/v1/sessions", {"id": "kept", "expires_at": None})[1]
+        assert kept["expires_at"] is None
+        running.call("POST", "/v1/sessions/brief/entries", {"entries": [{"type": "message"}]})
+
+        def status(session_id: str) -> Any:
+            return running.call("GET", f"/v1/sessions/{session_id}")[1].get("status")
+
+        def mirrored() -> list[tuple[str, str]]:
+            return d1.execute("SELECT id, status FROM sessions ORDER BY id").fetchall()
+
+        wait_for(lambda: status("brief") == "abandoned", "brief is abandoned")
+        session = running.call("GET", "/v1/sessions/brief")[1]
+        assert session["status_changed_at"] > session["created_at"]
+        wait_for(lambda: mirrored() == [("brief", "abandoned"), ("kept", "abandoned")], "D1")
+        wait_for(lambda: running.call("GET", "/v1/sessions/brief")[0] == 404, "brief expires")
+        wait_for(lambda: mirrored() == [("kept", "abandoned")], "D1 drops brief")
+        assert d1.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+        assert status("kept") == "abandoned", "no expiry: kept, though idle"
+    finally:
+        d1.close()
+        running.stop()
+
+
+def test_a_bad_lifecycle_setting_stops_the_server_with_a_reason(data_dir: Path) -> None:
+    command = [sys.executable, "-m", "agent_sessions", "serve", "--no-auth"]
+    command += ["--data-dir", str(data_dir), "--ttl-seconds", "soon"]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode != 0
+    assert "SESSION_TTL_SECONDS must be a number of seconds" in result.stderr

@@ -20,6 +20,7 @@ from agent_sessions.adapters.sqlite import SqliteSql, connect
 from agent_sessions.adapters.sqlite_mirror import SqliteMirror
 from agent_sessions.engine import SessionKey
 from agent_sessions.engine.ddl import ENTRY_COLUMNS, SESSION_COLUMNS
+from agent_sessions.engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from agent_sessions.engine.limits import MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
 from agent_sessions.engine.ports import SqlValue
 from agent_sessions.host import SessionHost
@@ -51,9 +52,12 @@ class Recorder:
 class Fleet:
     """Many sessions, each with its own store (its "DO"), mirroring to one D1."""
 
-    def __init__(self, mirror: MirrorPort, clock: Clock) -> None:
+    def __init__(
+        self, mirror: MirrorPort, clock: Clock, lifecycle: Lifecycle = NO_LIFECYCLE
+    ) -> None:
         self.mirror = mirror
         self.clock = clock
+        self.lifecycle = lifecycle
         self.hosts: dict[SessionKey, SessionHost] = {}
         self.raw: dict[SessionKey, Any] = {}
 
@@ -66,7 +70,11 @@ class Fleet:
                 await self.hosts[key].drain.drain()
 
             self.hosts[key] = SessionHost(
-                SqliteSql(conn, DURABLE_OBJECT), self.mirror, after_write, self.clock
+                SqliteSql(conn, DURABLE_OBJECT),
+                self.mirror,
+                after_write,
+                self.clock,
+                self.lifecycle,
             )
         return self.hosts[key]
 
@@ -214,6 +222,43 @@ def test_deletes_reach_d1_and_an_old_tombstone_spares_a_new_incarnation(
     run(scenario())
     assert d1.sql.connection.execute("SELECT title, version FROM sessions").fetchone() == ("new", 5)
     assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (2,)
+    assert_d1_equals_the_dos(fleet, d1)
+
+
+def test_expiry_and_idle_alarms_end_with_d1_equal(d1: SqliteMirror, clock: Clock) -> None:
+    """The alarm's lifecycle sweep, with D1 down when it runs: the expired session's rows
+    leave its DO at once and D1 later, the idle one turns abandoned in both, and each alarm
+    asks for the next due time: the retry first, then the next rule."""
+    faulty = FaultyMirror(d1, random.Random(0), failure_rate=0)
+    fleet = Fleet(faulty, clock, Lifecycle(ttl_ms=3_600_000, idle_timeout_ms=60_000))
+    doomed, quiet = SessionKey("t", "doomed"), SessionKey("t", "quiet")
+    start = clock.now
+
+    async def scenario() -> None:
+        await fleet.call(doomed, "create_session", {"expires_at": start + 1_000})
+        await fleet.call(doomed, "append", [entry(i) for i in range(30)], None)
+        await fleet.call(quiet, "create_session", {"user_id": "ada"})
+        await fleet.call(quiet, "append", [entry(i) for i in range(3)], None)
+        assert await fleet.hosts[doomed].alarm() == start + 1_000, "nothing due yet"
+        faulty.down = True
+        clock.now = start + 60_000
+        retry_at = await fleet.hosts[doomed].alarm()
+        assert retry_at is not None, "D1 is down: the alarm comes back for the tombstone"
+        assert retry_at < start + 3_600_000
+        assert fleet.raw[doomed].execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+        assert await fleet.hosts[quiet].alarm() is not None
+        faulty.down = False
+        clock.now = retry_at
+        assert await fleet.hosts[doomed].alarm() is None, "gone, and D1 has it: nothing due"
+        assert await fleet.hosts[quiet].alarm() == start + 3_600_000, "then its TTL"
+        assert (await fleet.call(doomed, "verify_mirror"))["equal"]
+        assert (await fleet.call(quiet, "verify_mirror"))["equal"]
+
+    run(scenario())
+    d1_rows = d1.sql.connection.execute("SELECT id, status FROM sessions").fetchall()
+    assert d1_rows == [("quiet", "abandoned")]
+    counts = "SELECT session_id, count(*) FROM session_entries GROUP BY 1"
+    assert d1.sql.connection.execute(counts).fetchall() == [("quiet", 3)]
     assert_d1_equals_the_dos(fleet, d1)
 
 

@@ -26,6 +26,7 @@ SCENARIOS = {
     "mirror_drains_into_real_d1",
     "consumer_worker_reads_the_mirror",
     "alarm_retries_until_d1_has_it",
+    "lifecycle_alarm_abandons_expires_and_d1_follows",
 }
 
 

@@ -8,9 +8,15 @@ import sys
 from pathlib import Path
 
 from agent_sessions.adapters.sqlite import SqliteSql
+from agent_sessions.adapters.sqlite_mirror import SqliteMirror
+from agent_sessions.engine import SessionEngine, SessionKey
+from agent_sessions.engine.ddl import DO_STATEMENTS, SCHEMA_VERSION, UPGRADES
 from agent_sessions.engine.schema import ensure_schema
 
 from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts"))
+from sync_schema import split_statements
 
 SHARED = ("sessions", "session_entries")
 DO_ONLY = ("store_meta", "mirror_outbox", "mirror_state", "session_writers")
@@ -78,3 +84,56 @@ def test_ensure_schema_runs_ddl_once(tmp_path: Path) -> None:
     warm = SqliteSql(conn)
     ensure_schema(warm)
     assert warm.statements == 2, "a warm start reads the digest and runs no DDL"
+
+
+def version_1_store(path: Path) -> sqlite3.Connection:
+    """A session store as release 1 left it: migrations/0001's shared tables, the DO-only
+    tables, no recorded version, and a session row in it."""
+    conn = sqlite3.connect(path, isolation_level=None)
+    conn.executescript((ROOT / "migrations" / "0001_initial.sql").read_text())
+    for statement in DO_STATEMENTS:
+        conn.execute(statement)
+    conn.execute("INSERT INTO store_meta VALUES ('schema_digest', 'of release 1')")
+    conn.execute(
+        "INSERT INTO sessions (tenant_id, id, created_at, updated_at, version) "
+        "VALUES ('t', 's', 1000, 2000, 3)"
+    )
+    return conn
+
+
+def test_an_old_session_store_is_upgraded_in_place(tmp_path: Path) -> None:
+    conn = version_1_store(tmp_path / "old.sqlite")
+    assert "status_changed_at" not in {r[1] for r in conn.execute("PRAGMA table_info(sessions)")}
+    engine = SessionEngine(SqliteSql(conn))
+    session = engine.get_session(SessionKey("t", "s"))
+    assert session["status_changed_at"] == 2000, "backfilled from updated_at"
+    assert session["version"] == 3
+    fresh = do_side()
+    for table in (*SHARED, *DO_ONLY):
+        assert describe(conn, table) == describe(fresh, table), table
+    version = conn.execute("SELECT value FROM store_meta WHERE key = 'schema_version'")
+    assert version.fetchone() == (str(SCHEMA_VERSION),)
+    warm = SqliteSql(conn)
+    ensure_schema(warm)
+    assert warm.statements == 2, "upgraded once; the next start is warm"
+
+
+def test_an_old_local_mirror_file_is_upgraded_in_place(tmp_path: Path) -> None:
+    path = tmp_path / "d1.sqlite"
+    conn = sqlite3.connect(path)
+    conn.executescript((ROOT / "migrations" / "0001_initial.sql").read_text())
+    conn.close()
+    mirror = SqliteMirror(path)
+    assert describe(mirror.sql.connection, "sessions") == describe(d1_side(), "sessions")
+    assert mirror.sql.connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
+    SqliteMirror(path)  # and again: nothing left to upgrade
+
+
+def test_each_d1_migration_is_the_same_upgrade_a_durable_object_runs() -> None:
+    """migrations/000N (D1, via wrangler) and schema.sql's "@upgrade N" (the DOs) must agree,
+    or D1 and the DOs drift apart from the first upgrade on."""
+    files = sorted((ROOT / "migrations").glob("*.sql"))
+    assert [int(f.name[:4]) for f in files] == list(range(1, SCHEMA_VERSION + 1))
+    for (version, statements), migration in zip(UPGRADES, files[1:], strict=True):
+        assert int(migration.name[:4]) == version
+        assert tuple(split_statements(migration.read_text())) == statements, migration.name

@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .api.auth import TOKENS_VARIABLE, TokenTable
+from .engine.lifecycle import Lifecycle
 
 TOKENS_HELP = f"""Tokens: set {TOKENS_VARIABLE} (or --tokens-file) to entries 'token=tenant' or
 'token=tenant:ro' (read-only), separated by commas or newlines; tokens are at least 16
@@ -39,9 +40,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--data-dir", default="./data", help="where session files live")
     serve.add_argument("--tokens-file", help=f"a file of tokens, instead of ${TOKENS_VARIABLE}")
     serve.add_argument("--no-auth", action="store_true", help="no tokens: everyone is 'default'")
+    serve.add_argument(
+        "--ttl-seconds",
+        default=os.environ.get("SESSION_TTL_SECONDS"),
+        help="default lifetime of a new session (expires_at); env SESSION_TTL_SECONDS",
+    )
+    serve.add_argument(
+        "--idle-timeout-seconds",
+        default=os.environ.get("IDLE_TIMEOUT_SECONDS"),
+        help="mark active sessions idle this long abandoned; env IDLE_TIMEOUT_SECONDS",
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         from .local.server import serve as run  # noqa: PLC0415
 
-        run(args.host, args.port, args.data_dir, tokens_from(args))
+        try:
+            lifecycle = Lifecycle.from_settings(args.ttl_seconds, args.idle_timeout_seconds)
+        except ValueError as exc:
+            sys.exit(f"agent-sessions: {exc}")
+        run(args.host, args.port, args.data_dir, tokens_from(args), lifecycle)
     return 0

@@ -1,8 +1,10 @@
 """One session store with its mirror: what a Durable Object (or a local session file) runs.
 
 The engine serves the operations; every write then calls `after_write`, which the shell
-turns into "make sure an alarm is set, and drain now in the background". The mirror's own
-operations (status, verify) live here too, so the DO and local mode expose the same ones.
+turns into "make sure an alarm is set, and drain now in the background". `alarm` is the one
+alarm handler for both jobs an object has, the lifecycle sweep and the mirror's retries, and
+says when it wants to run next. The mirror's own operations (status, verify) live here too,
+so the DO and local mode expose the same ones.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .engine import InvalidInput, SessionEngine, SessionKey
+from .engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from .engine.ports import SqlPort
 from .engine.sessions import now_ms
 from .mirror import MirrorDrain, MirrorPort
@@ -44,8 +47,9 @@ class SessionHost:
         mirror: MirrorPort,
         after_write: Callable[[], Awaitable[None]],
         clock: Callable[[], int] = now_ms,
+        lifecycle: Lifecycle = NO_LIFECYCLE,
     ) -> None:
-        self.engine = SessionEngine(sql, clock)
+        self.engine = SessionEngine(sql, clock, lifecycle)
         self.drain = MirrorDrain(sql, mirror, clock)
         self._sql = sql
         self._mirror = mirror
@@ -62,3 +66,11 @@ class SessionHost:
         if operation in WRITES:
             await self._after_write()
         return result
+
+    async def alarm(self) -> int | None:
+        """Sweep (expire, abandon), then drain, so an expiry reaches D1 in the same alarm.
+        Returns the earliest time either job is due again: an object has one alarm."""
+        swept = self.engine.sweep()
+        status = await self.drain.drain()
+        due = [t for t in (swept["next_due_at"], status["next_attempt_at"]) if t is not None]
+        return min(due) if due else None

@@ -4,6 +4,7 @@ each scenario raises on failure, and `run_all` reports them for tests/test_runti
 
 from __future__ import annotations
 
+import asyncio
 import json
 import traceback
 from collections.abc import Awaitable, Callable
@@ -312,7 +313,7 @@ async def alarm_retries_until_d1_has_it() -> None:
     assert "Network connection lost" in status["last_error"], status
     assert await instance("acme:outage").storage.getAlarm() <= status["next_attempt_at"]
     for _ in range(5):
-        await instance("acme:outage").object.alarm()
+        await H.env.SESSIONS.fireAlarm("acme:outage")
         status = (await stub.mirror_status("acme", "outage"))["ok"]
         if not status["pending"]:
             break
@@ -320,8 +321,51 @@ async def alarm_retries_until_d1_has_it() -> None:
     assert (await stub.verify_mirror("acme", "outage"))["ok"]["equal"]
 
 
+@scenario
+async def lifecycle_alarm_abandons_expires_and_d1_follows() -> None:
+    """The DO reads its policy from vars (a string, as `wrangler secret`/.dev.vars give it,
+    and a number, as a TOML [vars] value does); its alarm marks the quiet session abandoned
+    and deletes the expired one, and D1 follows both."""
+    quiet, doomed = ENV.SESSIONS.getByName("ttl:quiet"), ENV.SESSIONS.getByName("ttl:doomed")
+    made = (await quiet.create_session("ttl", "quiet", {}))["ok"]
+    assert made["expires_at"] == made["created_at"] + 3_600_000, made
+    assert made["status_changed_at"] == made["created_at"], made
+    gone = await doomed.create_session("ttl", "doomed", {"expires_at": made["created_at"]})
+    assert "ok" in gone, gone
+    await doomed.append("ttl", "doomed", [{"type": "message", "content": "bye"}], None)
+    await H.settle()
+    await asyncio.sleep(1.1)  # past IDLE_TIMEOUT_SECONDS = 1
+    for name in ("ttl:quiet", "ttl:doomed"):
+        await H.env.SESSIONS.fireAlarm(name)
+        await H.env.SESSIONS.fireAlarm(name)  # at-least-once: a second run changes nothing
+    session = (await quiet.get_session("ttl", "quiet"))["ok"]
+    assert session["status"] == "abandoned", session
+    assert await instance("ttl:quiet").storage.getAlarm() == session["expires_at"]
+    assert (await doomed.get_session("ttl", "doomed"))["error"]["code"] == "not_found"
+    assert raw("ttl:doomed", "SELECT count(*) FROM session_entries") == [[0]]
+    d1 = D1Mirror(ENV.DB)
+    rows = await d1.query("SELECT id, status FROM sessions WHERE tenant_id = ?", ("ttl",))
+    assert [(r["id"], r["status"]) for r in rows] == [("quiet", "abandoned")], rows
+    for stub, session_id in ((quiet, "quiet"), (doomed, "doomed")):
+        assert (await stub.verify_mirror("ttl", session_id))["ok"]["equal"]
+
+
+def lifecycle_env() -> Any:
+    """The test env plus the lifecycle vars, for the objects of tenant 'ttl'."""
+    extra = to_js(
+        {"SESSION_TTL_SECONDS": "3600", "IDLE_TIMEOUT_SECONDS": 1},
+        dict_converter=js.Object.fromEntries,
+    )
+    return js.Object.assign(js.Object.new(), H.env, extra)
+
+
 async def run_all() -> list[dict[str, Any]]:
-    H.env.SESSIONS.factory = create_proxy(lambda ctx: SessionObject(ctx, H.env))
+    with_lifecycle = lifecycle_env()
+
+    def make(ctx: Any) -> SessionObject:
+        return SessionObject(ctx, with_lifecycle if ctx.id.name.startswith("ttl:") else H.env)
+
+    H.env.SESSIONS.factory = create_proxy(make)
     results = []
     for fn in SCENARIOS:
         try:

@@ -231,6 +231,14 @@ export class DurableObjectNamespace {
     }
     return this._instances.get(name);
   }
+  /** Run the object's alarm as workerd does: the alarm counts as deleted while its handler
+   *  runs, so getAlarm() is null there until the handler sets a new one (Cloudflare's
+   *  alarms API reference). */
+  async fireAlarm(name) {
+    const { object, storage } = this.instance(name);
+    storage._alarm = null;
+    await object.alarm();
+  }
   idFromName(name) {
     return { name, toString: () => name };
   }

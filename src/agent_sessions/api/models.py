@@ -67,6 +67,9 @@ class Session(BaseModel):
     version: int
     expires_at: int | None
     metadata: dict[str, Any]
+    status_changed_at: int | None = Field(
+        description="When the status last changed (at creation, the creation time)."
+    )
 
 
 class SessionUpdate(Strict):

@@ -1,9 +1,9 @@
 """Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""
 
-SCHEMA_DIGEST = "9a020cad40d0c4be"
+SCHEMA_DIGEST = "66dbdcbdce7cff9a"
 
 SHARED_STATEMENTS: tuple[str, ...] = (
-    "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (tenant_id, id) ) STRICT",
+    "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', status_changed_at INTEGER, PRIMARY KEY (tenant_id, id) ) STRICT",
     'CREATE TABLE IF NOT EXISTS session_entries ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, parent_id TEXT, type TEXT NOT NULL, role TEXT, content TEXT, payload TEXT, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, session_id, seq), UNIQUE (tenant_id, session_id, id) ) STRICT',
 )
 
@@ -19,6 +19,15 @@ D1_STATEMENTS: tuple[str, ...] = (
     'CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name, status, updated_at)',
     'CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at)',
     'CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at)',
+)
+
+SCHEMA_VERSION = 2
+"""Upgrades: (version, the statements that bring version - 1 to it), in order."""
+UPGRADES: tuple[tuple[int, tuple[str, ...]], ...] = (
+    (2, (
+        'ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER',
+        'UPDATE sessions SET status_changed_at = updated_at',
+    )),
 )
 
 SESSION_COLUMNS: tuple[str, ...] = (
@@ -43,6 +52,7 @@ SESSION_COLUMNS: tuple[str, ...] = (
     'version',
     'expires_at',
     'metadata',
+    'status_changed_at',
 )
 
 ENTRY_COLUMNS: tuple[str, ...] = (

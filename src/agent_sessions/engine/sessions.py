@@ -24,6 +24,7 @@ from .errors import (
     TooLarge,
     VersionConflict,
 )
+from .lifecycle import NO_LIFECYCLE, Lifecycle
 from .limits import (
     DEFAULT_PAGE_SIZE,
     MAX_APPEND_BYTES,
@@ -124,9 +125,15 @@ class SessionEngine:
     every operation names its `SessionKey`.
     """
 
-    def __init__(self, sql: SqlPort, clock: Callable[[], int] = now_ms) -> None:
+    def __init__(
+        self,
+        sql: SqlPort,
+        clock: Callable[[], int] = now_ms,
+        lifecycle: Lifecycle = NO_LIFECYCLE,
+    ) -> None:
         self._sql = sql
         self._clock = clock
+        self._lifecycle = lifecycle
         ensure_schema(sql)
 
     # -- sessions -----------------------------------------------------------------------
@@ -151,30 +158,33 @@ class SessionEngine:
         if not changes:
             raise InvalidInput("nothing to update", {"fields": sorted(UPDATABLE)})
         columns = _session_columns(changes)
+        return self._sql.transaction(lambda: self._update(key, columns, expected_version))
 
-        def write() -> dict[str, Any]:
-            session = dict(self._require(key))
-            _check_version(session["version"], expected_version)
-            status = changes.get("status", session["status"])
-            if status != session["status"] and status not in TRANSITIONS[session["status"]]:
-                raise InvalidInput(
-                    f"status cannot change from {session['status']!r} to {status!r}",
-                    {"from": session["status"], "to": status},
-                )
-            merged = session | columns  # the row's own values are already encoded
-            version = session["version"] + 1
-            now = max(self._clock(), session["updated_at"])
-            self._sql.execute(
-                q.UPDATE_FIELDS,
-                (
-                    merged["user_id"], merged["agent_name"], merged["title"], status,
-                    merged["metadata"], merged["expires_at"], version, now, *key.params,
-                ),
-            )  # fmt: skip
-            self._record(key, "upsert_session", version, now)
-            return _summary(self._require(key))
-
-        return self._sql.transaction(write)
+    def _update(
+        self, key: SessionKey, columns: dict[str, Any], expected_version: Any = None
+    ) -> dict[str, Any]:
+        session = dict(self._require(key))
+        _check_version(session["version"], expected_version)
+        status = columns.get("status", session["status"])
+        if status != session["status"] and status not in TRANSITIONS[session["status"]]:
+            raise InvalidInput(
+                f"status cannot change from {session['status']!r} to {status!r}",
+                {"from": session["status"], "to": status},
+            )
+        merged = session | columns  # the row's own values are already encoded
+        version = session["version"] + 1
+        now = max(self._clock(), session["updated_at"])
+        changed_at = now if status != session["status"] else session["status_changed_at"]
+        self._sql.execute(
+            q.UPDATE_FIELDS,
+            (
+                merged["user_id"], merged["agent_name"], merged["title"], status,
+                merged["metadata"], merged["expires_at"], changed_at, version, now,
+                *key.params,
+            ),
+        )  # fmt: skip
+        self._record(key, "upsert_session", version, now)
+        return _summary(self._require(key))
 
     def import_session(
         self, key: SessionKey, session: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
@@ -208,17 +218,17 @@ class SessionEngine:
         return _summary(self._require(key))
 
     def delete_session(self, key: SessionKey) -> dict[str, Any]:
-        def write() -> dict[str, Any]:
-            session = self._require(key)
-            version = session["version"] + 1
-            self._sql.execute(q.DELETE_ENTRIES, key.params)
-            self._sql.execute(q.DELETE_SESSION, key.params)
-            # Remember the version, so a re-created session starts above the tombstone's.
-            self._sql.execute(q.UPSERT_META, (self._floor_key(key), str(version)))
-            self._record(key, "delete_session", version, self._clock())
-            return {"id": key.session_id, "deleted": True, "version": version}
+        return self._sql.transaction(lambda: self._delete(key))
 
-        return self._sql.transaction(write)
+    def _delete(self, key: SessionKey) -> dict[str, Any]:
+        session = self._require(key)
+        version = session["version"] + 1
+        self._sql.execute(q.DELETE_ENTRIES, key.params)
+        self._sql.execute(q.DELETE_SESSION, key.params)
+        # Remember the version, so a re-created session starts above the tombstone's.
+        self._sql.execute(q.UPSERT_META, (self._floor_key(key), str(version)))
+        self._record(key, "delete_session", version, self._clock())
+        return {"id": key.session_id, "deleted": True, "version": version}
 
     def resync_mirror(self, key: SessionKey) -> dict[str, Any]:
         """Queue a rebuild of this session's D1 rows from this store: D1's rows are purged and
@@ -234,6 +244,37 @@ class SessionEngine:
                 op = "append_entries" if last else "upsert_session"
                 self._record(key, op, version, now, 1 if last else None, last or None)
             return {"id": key.session_id, "resync": True, "exists": bool(rows)}
+
+        return self._sql.transaction(write)
+
+    def sweep(self) -> dict[str, Any]:
+        """Apply the lifecycle policy to the sessions of this store: delete those whose
+        `expires_at` has passed (D1 follows by tombstone), and mark active ones idle for longer
+        than the timeout abandoned. Idempotent, as alarms are at-least-once: what it did is no
+        longer due. One transaction: a crash leaves it all to the next alarm. Returns what it
+        did and when the next rule falls due (None: never)."""
+        now = self._clock()
+        idle = self._lifecycle.idle_timeout_ms
+        cutoff = None if idle is None else now - idle
+
+        def write() -> dict[str, Any]:
+            expired: list[str] = []
+            abandoned: list[str] = []
+            for row in self._sql.execute(q.SELECT_DUE, (now, cutoff)):
+                key = SessionKey(row["tenant_id"], row["id"])
+                if row["expires_at"] is not None and row["expires_at"] <= now:
+                    self._delete(key)
+                    expired.append(key.session_id)
+                else:
+                    self._update(key, {"status": "abandoned"})
+                    abandoned.append(key.session_id)
+            due = self._sql.execute(q.SELECT_NEXT_DUE, (idle,))[0]["due"]
+            # The sum is a REAL in a Durable Object, where every bound number is one.
+            return {
+                "expired": expired,
+                "abandoned": abandoned,
+                "next_due_at": None if due is None else int(due),
+            }
 
         return self._sql.transaction(write)
 
@@ -557,7 +598,13 @@ class SessionEngine:
             raise AlreadyExists(f"session {key.session_id!r} already exists")
         now = created_at if now is None else now
         version = self._version_floor(key) + 1
-        row = dict.fromkeys(q.SESSION_COLUMNS) | {"status": "active", "metadata": "{}"} | columns
+        ttl = self._lifecycle.ttl_ms
+        row = dict.fromkeys(q.SESSION_COLUMNS) | {
+            "status": "active",
+            "metadata": "{}",
+            "expires_at": None if ttl is None else now + ttl,
+        }
+        row |= columns
         row |= {
             "tenant_id": key.tenant_id,
             "id": key.session_id,
@@ -570,6 +617,7 @@ class SessionEngine:
             "input_tokens": 0,
             "output_tokens": 0,
             "version": version,
+            "status_changed_at": now,
         }
         self._sql.execute(q.INSERT_SESSION, [row[c] for c in q.SESSION_COLUMNS])
         self._record(key, "upsert_session", version, now)
@@ -774,8 +822,10 @@ def _session_columns(fields: Mapping[str, Any]) -> dict[str, Any]:
         columns["data"] = None if data is None else encode_json(data, "data", MAX_DATA_BYTES)
     if "expires_at" in fields:
         columns["expires_at"] = check_optional_int(fields["expires_at"], "expires_at")
-    if "status" in fields and fields["status"] not in STATUSES:
-        raise InvalidInput(f"status must be one of {list(STATUSES)}", {"field": "status"})
+    if "status" in fields:
+        if fields["status"] not in STATUSES:
+            raise InvalidInput(f"status must be one of {list(STATUSES)}", {"field": "status"})
+        columns["status"] = fields["status"]
     return columns
 
 

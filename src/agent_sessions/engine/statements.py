@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cache
 
-from .ddl import ENTRY_COLUMNS, SESSION_COLUMNS
+from .ddl import ENTRY_COLUMNS, SCHEMA_VERSION, SESSION_COLUMNS
 
 SESSION_KEY = "tenant_id = ? AND id = ?"
 ENTRY_KEY = "tenant_id = ? AND session_id = ?"
@@ -25,7 +25,7 @@ INSERT_SESSION = (
 )
 UPDATE_FIELDS = (
     "UPDATE sessions SET user_id = ?, agent_name = ?, title = ?, status = ?, metadata = ?, "
-    f"expires_at = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
+    f"expires_at = ?, status_changed_at = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
 )
 UPDATE_DATA = f"UPDATE sessions SET data = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
 UPDATE_AFTER_APPEND = (
@@ -34,6 +34,18 @@ UPDATE_AFTER_APPEND = (
     f"last_seq = ?, leaf_id = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
 )
 DELETE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY}"
+
+# The lifecycle sweep. A NULL idle cutoff (no idle timeout) matches nothing, and adds nothing
+# to the next due time: `updated_at + NULL` is NULL, which min() skips.
+SELECT_DUE = (
+    "SELECT tenant_id, id, expires_at FROM sessions "
+    "WHERE expires_at <= ? OR (status = 'active' AND updated_at <= ?)"
+)
+SELECT_NEXT_DUE = (
+    "SELECT min(due) AS due FROM ("
+    "SELECT expires_at AS due FROM sessions WHERE expires_at IS NOT NULL "
+    "UNION ALL SELECT updated_at + ? FROM sessions WHERE status = 'active')"
+)
 DELETE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY}"
 
 # Optional bounds are NULL, never a sentinel: numbers near 2**53 reach JavaScript as BigInt,
@@ -136,3 +148,7 @@ INSERT_OUTBOX = (
     "INSERT INTO mirror_outbox (tenant_id, session_id, op, version, seq_from, seq_to, created_at) "
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
+
+SELECT_USER_VERSION = "PRAGMA user_version"
+SET_USER_VERSION = f"PRAGMA user_version = {SCHEMA_VERSION}"
+"""A local mirror file's layout version. PRAGMA takes no parameters; the value is a constant."""

@@ -13,14 +13,18 @@ from ..api.app import create_app
 from ..api.auth import TokenTable
 from ..api.services import Services
 from ..api.sessions import Sessions
+from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from .store import LocalStore
 
 
 def local_app(
-    data_dir: str | Path, tokens: TokenTable | None, store: LocalStore | None = None
+    data_dir: str | Path,
+    tokens: TokenTable | None,
+    store: LocalStore | None = None,
+    lifecycle: Lifecycle = NO_LIFECYCLE,
 ) -> FastAPI:
     """The local API over `data_dir`; `tokens=None` turns auth off (tenant `default`)."""
-    store = store or LocalStore(data_dir)
+    store = store or LocalStore(data_dir, lifecycle=lifecycle)
     services = Services(Sessions(store.transport), store.mirror, tokens)
 
     @contextlib.asynccontextmanager
@@ -38,10 +42,16 @@ def local_app(
     return app
 
 
-def serve(host: str, port: int, data_dir: str | Path, tokens: TokenTable | None) -> None:
+def serve(
+    host: str,
+    port: int,
+    data_dir: str | Path,
+    tokens: TokenTable | None,
+    lifecycle: Lifecycle = NO_LIFECYCLE,
+) -> None:
     import uvicorn  # noqa: PLC0415 - a local-mode dependency only
 
-    app = local_app(data_dir, tokens)
+    app = local_app(data_dir, tokens, lifecycle=lifecycle)
     print(f"agent-sessions: serving http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     print(f"agent-sessions: data in {Path(data_dir).resolve()}")
     if tokens is None:

@@ -3,14 +3,14 @@
 `<data-dir>/sessions/<tenant>/<session>.sqlite` holds exactly what that session's DO would
 hold, and `<data-dir>/d1.sqlite` what D1 would. Ids are validated before they become path
 parts (no '/', no leading '.'). A write drains its session's outbox at once in the
-background; `run_alarms` plays the part of the DO alarm for the retries.
+background; `run_alarms` plays the part of each DO's alarm: the lifecycle sweep and the
+mirror's retries, at the time the session's host asks for. At start every file gets one
+alarm run, as the store cannot know what a previous run left due.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import sqlite3
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -18,9 +18,11 @@ from typing import Any
 from ..adapters.sqlite import SqliteSql, connect
 from ..adapters.sqlite_mirror import SqliteMirror
 from ..engine import NotFound, SessionKey
+from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from ..engine.sessions import now_ms
 from ..host import SessionHost
 from ..mirror import MirrorPort
+from ..mirror.limits import FAST_PATH_DELAY_MS
 
 OPEN_FILES = 256
 """Session files kept open at once; the least recently used are closed first."""
@@ -28,12 +30,22 @@ ALARM_TICK_S = 0.5
 
 
 class LocalStore:
-    def __init__(self, data_dir: str | Path, mirror: MirrorPort | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: str | Path,
+        mirror: MirrorPort | None = None,
+        lifecycle: Lifecycle = NO_LIFECYCLE,
+    ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.mirror: MirrorPort = mirror or SqliteMirror(self.data_dir / "d1.sqlite")
+        self.lifecycle = lifecycle
         self._hosts: OrderedDict[SessionKey, tuple[SessionHost, SqliteSql]] = OrderedDict()
-        self._pending: set[SessionKey] = set(self._sessions_with_pending_work())
+        self._pending: set[SessionKey] = set()
+        """Sessions whose outbox may hold work (what /healthz reports on)."""
+        files = sorted((self.data_dir / "sessions").glob("*/*.sqlite"))
+        self._wake: dict[SessionKey, int] = {SessionKey(p.parent.name, p.stem): 0 for p in files}
+        """When each session's alarm is due; a session absent has no alarm set."""
         self._tasks: set[asyncio.Task[Any]] = set()
 
     def path(self, key: SessionKey) -> Path:
@@ -53,9 +65,11 @@ class LocalStore:
 
         async def after_write() -> None:
             self._pending.add(key)
+            self._wake_no_later(key, now_ms() + FAST_PATH_DELAY_MS)
             self._spawn(self.drain(key))
 
-        self._hosts[key] = (SessionHost(sql, self.mirror, after_write, now_ms), sql)
+        host = SessionHost(sql, self.mirror, after_write, now_ms, self.lifecycle)
+        self._hosts[key] = (host, sql)
         while len(self._hosts) > OPEN_FILES:
             _, (_, old) = self._hosts.popitem(last=False)
             old.close()
@@ -74,17 +88,29 @@ class LocalStore:
         return status
 
     async def run_alarms(self) -> None:
-        """Forever: retry the drains that are due, as each DO's alarm would."""
+        """Forever: run the alarms that are due."""
         while True:
-            await self.drain_due()
+            await self.run_due_alarms()
             await asyncio.sleep(ALARM_TICK_S)
 
-    async def drain_due(self) -> None:
+    async def run_due_alarms(self) -> None:
+        """Run each alarm that is due, as the DO's alarm would, and set the next one."""
         now = now_ms()
-        for key in list(self._pending):
-            status = self.host(key).drain.status()
-            if status["next_attempt_at"] is None or status["next_attempt_at"] <= now:
-                await self.drain(key)
+        for key, at in sorted(self._wake.items(), key=lambda item: item[1]):
+            if at > now:
+                continue
+            del self._wake[key]
+            host = self.host(key)
+            due = await host.alarm()
+            if due is not None:
+                self._wake_no_later(key, due)
+            if host.drain.status()["pending"]:
+                self._pending.add(key)
+            else:
+                self._pending.discard(key)
+
+    def _wake_no_later(self, key: SessionKey, at: int) -> None:
+        self._wake[key] = min(at, self._wake.get(key, at))
 
     def health(self) -> dict[str, Any]:
         """The mirror across all sessions: how much is pending, and how old the oldest is."""
@@ -97,20 +123,6 @@ class LocalStore:
             "lag_ms": max(0, now_ms() - min(oldest)) if oldest else 0,
             "last_error": errors[-1] if errors else None,
         }
-
-    def _sessions_with_pending_work(self) -> list[SessionKey]:
-        """At start, find sessions whose outbox a previous run left behind."""
-        found = []
-        for path in sorted((self.data_dir / "sessions").glob("*/*.sqlite")):
-            conn = connect(path)
-            with contextlib.closing(conn):
-                try:
-                    (pending,) = conn.execute("SELECT count(*) FROM mirror_outbox").fetchone()
-                except sqlite3.OperationalError:  # not a session file of ours
-                    continue
-            if pending:
-                found.append(SessionKey(path.parent.name, path.stem))
-        return found
 
     def _spawn(self, coro: Any) -> None:
         task = asyncio.get_running_loop().create_task(coro)

@@ -3,8 +3,10 @@
 A thin shell: it runs a `SessionHost` on `ctx.storage.sql` with the D1 mirror, and exposes
 each operation as a public RPC method with positional arguments (tenant_id, session_id, ...).
 After a write it sets the alarm before answering (so the retry is as durable as the write)
-and drains at once in the background (`waitUntil`). The alarm drains again until D1 has
-everything. It does not import FastAPI or pydantic, so RPC-only traffic skips their start-up.
+and drains at once in the background (`waitUntil`). The alarm applies the lifecycle policy
+(SESSION_TTL_SECONDS, IDLE_TIMEOUT_SECONDS) and drains, then sets itself for the earliest time
+either is due again. It does not import FastAPI or pydantic, so RPC-only traffic skips their
+start-up.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from workers import DurableObject
 from ..adapters.d1 import D1Mirror
 from ..adapters.durable_object import DurableObjectSql
 from ..engine import SessionError, SessionKey
+from ..engine.lifecycle import Lifecycle
 from ..engine.sessions import now_ms
 from ..host import SessionHost
 from ..mirror.limits import FAST_PATH_DELAY_MS
@@ -26,7 +29,12 @@ from .boundary import to_python
 class SessionObject(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
-        self.host = SessionHost(DurableObjectSql(ctx.storage), D1Mirror(env.DB), self._after_write)
+        lifecycle = Lifecycle.from_settings(
+            getattr(env, "SESSION_TTL_SECONDS", None), getattr(env, "IDLE_TIMEOUT_SECONDS", None)
+        )
+        self.host = SessionHost(
+            DurableObjectSql(ctx.storage), D1Mirror(env.DB), self._after_write, now_ms, lifecycle
+        )
         self._alarm_at: int | None = None
         """The alarm this instance knows it set; None: unknown, ask the storage."""
 
@@ -48,9 +56,11 @@ class SessionObject(DurableObject):
             await self._alarm_no_later_than(status["next_attempt_at"])
 
     async def alarm(self, *_: Any) -> None:
-        """Alarms are at-least-once; a drain with nothing pending does nothing."""
+        """Alarms are at-least-once; a sweep or drain with nothing due does nothing."""
         self._alarm_at = None
-        await self._drain()
+        due = await self.host.alarm()
+        if due is not None:
+            await self._alarm_no_later_than(due)
 
     async def _run(self, operation: str, tenant_id: Any, session_id: Any, *args: Any) -> Any:
         """Engine errors travel as data (see boundary); any other exception is a real fault."""
