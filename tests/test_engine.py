@@ -625,7 +625,7 @@ class TestBranchesAndCompaction:
                 engine.append(key, messages(min(500, history - start), start))
             kept = {"type": "compaction", "payload": {"first_kept_seq": history - 9}}
             engine.append(key, [kept])
-            params = (*key.params, engine.get_session(key)["leaf_id"], *key.params, *key.params)
+            params = (*key.params, engine.get_session(key)["leaf_id"], *key.params)
             steps = [0]
 
             def count() -> int:
@@ -642,7 +642,7 @@ class TestBranchesAndCompaction:
             key = SessionKey("acme", "p")
             engine.create_session(key)
             engine.append(key, messages(3))
-            params = (*key.params, "x", *key.params, *key.params)
+            params = (*key.params, "x", *key.params)
             explain = "EXPLAIN QUERY PLAN " + statements.SELECT_CONTEXT
             plan = str(backend.raw.execute(explain, params).fetchall())
             assert "SEARCH e USING" in plan, plan

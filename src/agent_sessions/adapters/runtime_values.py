@@ -30,7 +30,9 @@ class ValueRules:
     """'memoryview' (Durable Object) or 'list' (D1)."""
 
     def bind(self, value: Any) -> Any:
-        if value is None or isinstance(value, str | bytes):
+        # Checked by exact type first: text, NULL and ints are nearly every value bound.
+        kind = type(value)
+        if kind is str or value is None or isinstance(value, bytes):
             return value
         if isinstance(value, bool):
             return self.bool_true if value else self.bool_false

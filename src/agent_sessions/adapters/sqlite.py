@@ -41,7 +41,7 @@ class SqliteSql:
 
     def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Row]:
         rules = self._values
-        bound = [rules.bind(p) for p in params] if rules else list(params)
+        bound = list(map(rules.bind, params)) if rules else list(params)
         self.statements += 1
         try:
             cursor = self._conn.execute(sql, bound)
@@ -51,7 +51,7 @@ class SqliteSql:
             return []
         names = [d[0] for d in cursor.description]
         read: Callable[[Any], Any] = rules.read if rules else _same
-        return [{n: read(v) for n, v in zip(names, row, strict=True)} for row in cursor]
+        return [dict(zip(names, map(read, row), strict=True)) for row in cursor]
 
     def transaction(self, fn: Callable[[], T]) -> T:
         """Atomic like `transactionSync`; nested calls become savepoints."""

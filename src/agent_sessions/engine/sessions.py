@@ -12,6 +12,8 @@ import json
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from itertools import chain
+from operator import itemgetter
 from typing import Any
 
 from . import statements as q
@@ -62,6 +64,8 @@ ENTRY_FIELDS = frozenset(
     {"id", "type", "role", "parent_id", "content", "payload", "input_tokens", "output_tokens"}
 )
 ORDERS = ("asc", "desc")
+_ENTRY_ROW = itemgetter(*q.ENTRY_COLUMNS)
+"""An entry's values in the column order of the INSERT."""
 
 
 def now_ms() -> int:
@@ -99,8 +103,10 @@ def _check_version(current: int, expected: Any) -> None:
 
 
 def _only(fields: Mapping[str, Any], allowed: frozenset[str], what: str) -> None:
-    if not isinstance(fields, Mapping):
+    if type(fields) is not dict and not isinstance(fields, Mapping):
         raise InvalidInput(f"{what} must be an object")
+    if fields.keys() <= allowed:
+        return
     unknown = sorted(set(fields) - allowed)
     if unknown:
         raise InvalidInput(f"unknown {what} field(s): {', '.join(unknown)}", {"fields": unknown})
@@ -332,7 +338,7 @@ class SessionEngine:
         digest = _digest(entries) if claim else None
 
         def write() -> dict[str, Any]:
-            session = self._require(key)
+            session = self._require(key, q.SELECT_HEAD)
             if claim is not None:
                 earlier = self._fence(key, claim, digest)
                 if earlier is not None:
@@ -472,8 +478,9 @@ class SessionEngine:
         leaf = session["leaf_id"]
         if leaf is None:
             return {"entries": [], "leaf_id": None, "compaction_seq": None}
-        params = (*key.params, leaf, *key.params, *key.params)
+        params = (*key.params, leaf, *key.params)
         rows = [_entry(r) for r in self._sql.execute(q.SELECT_CONTEXT, params)]
+        rows.sort(key=lambda e: e["seq"])  # the walk goes leaf to root
         compactions = [e for e in rows if e["type"] == "compaction"]
         latest = compactions[-1] if compactions else None
         if latest is not None:
@@ -645,29 +652,38 @@ class SessionEngine:
             else list(range(session["last_seq"] + 1, session["last_seq"] + 1 + len(batch)))
         )
         leaf = session["leaf_id"]
-        rows: list[list[Any]] = []
+        rows: list[tuple[Any, ...]] = []
+        messages = input_tokens = output_tokens = 0
         for entry, seq in zip(batch, seqs, strict=True):
             parent = entry["parent_id"] if copied or entry["parent_id"] is not None else leaf
             leaf = entry["id"]
-            row = {"created_at": now} | entry
-            row |= {"tenant_id": key.tenant_id, "session_id": key.session_id, "seq": seq}
-            row["parent_id"] = parent
-            rows.append([row[c] for c in q.ENTRY_COLUMNS])
+            messages += entry["type"] == "message"
+            input_tokens += entry["input_tokens"]
+            output_tokens += entry["output_tokens"]
+            row = {
+                "created_at": now,
+                **entry,
+                "tenant_id": key.tenant_id,
+                "session_id": key.session_id,
+                "seq": seq,
+                "parent_id": parent,
+            }
+            rows.append(_ENTRY_ROW(row))
         compacted = _compaction_floor(batch, seqs)
         if compacted is not None and compacted > session["compacted_through_seq"]:
             self._sql.execute(q.UPDATE_COMPACTED, (compacted, *key.params))
         per = q.ENTRY_ROWS_PER_INSERT
         for start in range(0, len(rows), per):
             chunk = rows[start : start + per]
-            self._sql.execute(q.insert_entries(len(chunk)), [v for r in chunk for v in r])
+            self._sql.execute(q.insert_entries(len(chunk)), list(chain.from_iterable(chunk)))
         version = session["version"] + 1
         self._sql.execute(
             q.UPDATE_AFTER_APPEND,
             (
                 len(batch),
-                sum(1 for e in batch if e["type"] == "message"),
-                sum(e["input_tokens"] for e in batch),
-                sum(e["output_tokens"] for e in batch),
+                messages,
+                input_tokens,
+                output_tokens,
                 seqs[-1],
                 leaf,
                 version,
@@ -685,8 +701,8 @@ class SessionEngine:
 
     # -- helpers ------------------------------------------------------------------------
 
-    def _require(self, key: SessionKey) -> Row:
-        rows = self._sql.execute(q.SELECT_SESSION, key.params)
+    def _require(self, key: SessionKey, statement: str = q.SELECT_SESSION) -> Row:
+        rows = self._sql.execute(statement, key.params)
         if not rows:
             raise NotFound(f"session {key.session_id!r} not found")
         return rows[0]
@@ -848,9 +864,10 @@ def _prepare_batch(
     batch: list[dict[str, Any]] = []
     ids: set[str] = set()
     total = 0
+    allowed = ENTRY_FIELDS | extra
     for index, raw in enumerate(entries):
         where = f"entries[{index}]"
-        _only(raw, ENTRY_FIELDS | extra, "entry")
+        _only(raw, allowed, "entry")
         kind = raw.get("type")
         if kind not in ENTRY_TYPES:
             raise InvalidInput(

@@ -18,6 +18,11 @@ SUMMARY_COLUMNS = tuple(c for c in SESSION_COLUMNS if c not in ("tenant_id", "da
 ENTRY_READ_COLUMNS = tuple(c for c in ENTRY_COLUMNS if c not in ("tenant_id", "session_id"))
 
 SELECT_SESSION = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM sessions WHERE {SESSION_KEY}"
+SELECT_HEAD = (
+    "SELECT version, updated_at, last_seq, leaf_id, compacted_through_seq FROM sessions "
+    f"WHERE {SESSION_KEY}"
+)
+"""What an append needs of the session row: fewer columns to read and convert per turn."""
 SELECT_DATA = f"SELECT id, data, updated_at, version FROM sessions WHERE {SESSION_KEY}"
 INSERT_SESSION = (
     f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "
@@ -74,25 +79,24 @@ UPDATE_COMPACTED = f"UPDATE sessions SET compacted_through_seq = ? WHERE {SESSIO
 
 # The current branch, walked from the leaf through parent_id. Passing a compaction entry sets a
 # floor (its payload's first_kept_seq) below which the walk stops, so a load reads the kept
-# entries and what came after, not the whole history. CROSS JOIN keeps that order: otherwise
-# SQLite may walk every entry of the session and probe the branch (measured: 7x at 2,000).
+# entries and what came after, not the whole history. The walk carries each entry's columns,
+# so every row is read once. No ORDER BY: sorting a long branch made SQLite spill it to a
+# temporary file and read it back (twice the bytes, measured in bench/); the engine sorts.
+_CONTEXT_COLUMNS = ", ".join(ENTRY_READ_COLUMNS)
+_FLOOR = "CASE WHEN type = 'compaction' THEN json_extract(payload, '$.first_kept_seq') ELSE 0 END"
 SELECT_CONTEXT = f"""
-WITH RECURSIVE branch(seq, parent_id, floor) AS (
-  SELECT seq, parent_id,
-         CASE WHEN type = 'compaction' THEN json_extract(payload, '$.first_kept_seq') ELSE 0 END
+WITH RECURSIVE branch({_CONTEXT_COLUMNS}, floor) AS (
+  SELECT {_CONTEXT_COLUMNS}, {_FLOOR}
   FROM session_entries WHERE {ENTRY_KEY} AND id = ?
   UNION ALL
-  SELECT e.seq, e.parent_id,
+  SELECT {", ".join("e." + c for c in ENTRY_READ_COLUMNS)},
          CASE WHEN b.floor = 0 AND e.type = 'compaction'
               THEN json_extract(e.payload, '$.first_kept_seq') ELSE b.floor END
   FROM branch b JOIN session_entries e
     ON e.tenant_id = ? AND e.session_id = ? AND e.id = b.parent_id
   WHERE e.seq >= b.floor
 )
-SELECT {", ".join("e." + c for c in ENTRY_READ_COLUMNS)}
-FROM branch b CROSS JOIN session_entries e
-  ON e.tenant_id = ? AND e.session_id = ? AND e.seq = b.seq
-ORDER BY e.seq
+SELECT {_CONTEXT_COLUMNS} FROM branch
 """
 
 COUNT_RANGE = (
