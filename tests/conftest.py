@@ -19,9 +19,13 @@ IN_PYODIDE = sys.platform == "emscripten"
 """True when tests/runtime/harness.mjs runs this suite inside Pyodide."""
 
 
-def run_tool(command: list[str], cwd: Path = ROOT, timeout: int = 180) -> str:
+def run_tool(
+    command: list[str], cwd: Path = ROOT, timeout: int = 180, env: dict[str, str] | None = None
+) -> str:
     """Run a real tool (node, wrangler) quietly; fail the test with its output if it fails."""
-    env = {**os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "true", "NO_COLOR": "1"}
+    env = {**os.environ, "WRANGLER_SEND_METRICS": "false", "CI": "true", "NO_COLOR": "1"} | (
+        env or {}
+    )
     result = subprocess.run(
         command, cwd=cwd, env=env, capture_output=True, text=True, timeout=timeout, check=False
     )

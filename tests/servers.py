@@ -39,6 +39,7 @@ class Server:
     def __init__(self, data_dir: Path, *flags: str, env: dict[str, str] | None = None) -> None:
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
+        self.data_dir = data_dir
         command = [sys.executable, "-m", "agent_sessions", "serve", "--port", str(port)]
         # Output goes to a file, not a pipe: nobody reads a pipe while a test runs, and a full
         # one (the access log of a busy test) would block the server.

@@ -399,6 +399,8 @@ def test_rewind_compact_prune_and_d1_follows(client: TestClient, tmp_path: Path)
 
 def test_fenced_writers_over_http(client: TestClient) -> None:
     client.post("/v1/sessions", json={"id": "f"})
+    unclaimed = client.get("/v1/sessions/f/writer").json()
+    assert (unclaimed["writer_id"], unclaimed["epoch"], unclaimed["next_seq"]) == (None, 0, 0)
     claim = client.post("/v1/sessions/f/writer", json={"writer_id": "agent-1"}).json()
     writer = {"writer_id": "agent-1", "epoch": claim["epoch"], "seq": 0}
     body = {"entries": [{"type": "message", "content": "hi"}], "writer": writer}
@@ -409,6 +411,8 @@ def test_fenced_writers_over_http(client: TestClient) -> None:
     assert retry.json()["entries"] == first.json()["entries"]
     client.post("/v1/sessions/f/writer", json={"writer_id": "agent-2"})
     stale = {**body, "writer": {**writer, "seq": 1}}
+    fence = client.get("/v1/sessions/f/writer").json()
+    assert (fence["writer_id"], fence["epoch"], fence["next_seq"]) == ("agent-2", 2, 0)
     error = error_of(client.post("/v1/sessions/f/entries", json=stale), 409, "fenced")
     assert error["details"]["reason"] == "stale_epoch"
     assert client.get("/v1/sessions/f").json()["entry_count"] == 1

@@ -752,6 +752,9 @@ class TestFencedWriters:
             engine.append(key, messages(1), writer={"writer_id": "proc-b", "epoch": 2, "seq": 0})
         assert conflict.value.details["next_seq"] == 1
         assert engine.get_session(key)["entry_count"] == 4
+        fence = engine.get_writer(key)
+        assert (fence["writer_id"], fence["epoch"], fence["next_seq"]) == ("proc-b", 2, 1)
+        assert fence["head_seq"] == 4
 
     def test_bad_writer_fields(self, engine: SessionEngine, key: SessionKey) -> None:
         engine.create_session(key)

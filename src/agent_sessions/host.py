@@ -19,7 +19,9 @@ from .engine.sessions import now_ms
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.parity import verify
 
-READS = frozenset({"get_session", "load_data", "read_entries", "read_context", "find_entry"})
+READS = frozenset(
+    {"get_session", "load_data", "read_entries", "read_context", "find_entry", "get_writer"}
+)
 WRITES = frozenset(
     {
         "create_session",

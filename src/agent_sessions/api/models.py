@@ -146,7 +146,7 @@ class WriterClaim(Strict):
 
 
 class Writer(BaseModel):
-    writer_id: str
+    writer_id: str | None = Field(description="Null until a writer claims the session.")
     epoch: int
     next_seq: int
     head_seq: int

@@ -207,6 +207,12 @@ async def claim_writer(body: WriterClaim, key: WriteKey, services: ServicesDep) 
     return await services.sessions.claim_writer(key, body.writer_id)
 
 
+@router.get("/sessions/{session_id}/writer", response_model=Writer, tags=["entries"])
+async def get_writer(key: ReadKey, services: ServicesDep) -> Any:
+    """The writer fence: who holds the claim, its epoch, and the next writer sequence."""
+    return await services.sessions.get_writer(key)
+
+
 @router.get("/sessions/{session_id}/entries", response_model=EntryPage, tags=["entries"])
 async def read_entries(
     key: ReadKey,

@@ -59,6 +59,9 @@ class Sessions:
     async def claim_writer(self, key: SessionKey, writer_id: str) -> dict[str, Any]:
         return await self._send(key, "claim_writer", (writer_id,))
 
+    async def get_writer(self, key: SessionKey) -> dict[str, Any]:
+        return await self._send(key, "get_writer", ())
+
     async def read_entries(
         self,
         key: SessionKey,

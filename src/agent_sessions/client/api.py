@@ -211,6 +211,10 @@ class Operations(Generic[R]):
         body = {"writer_id": writer_id}
         return self._send(Call("POST", _path(session_id, "/writer"), body=body), Writer)
 
+    def get_writer(self, session_id: str) -> R:
+        """-> Writer"""
+        return self._send(Call("GET", _path(session_id, "/writer")), Writer)
+
     def mirror_status(self, session_id: str) -> R:
         """-> MirrorStatus"""
         return self._send(Call("GET", _path(session_id, "/mirror")), MirrorStatus)

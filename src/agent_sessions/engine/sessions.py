@@ -379,6 +379,20 @@ class SessionEngine:
 
         return self._sql.transaction(write)
 
+    def get_writer(self, key: SessionKey) -> dict[str, Any]:
+        """The session's writer fence as a writer resumes from it: who holds the claim, its
+        epoch and the writer sequence the next append must carry (no claim yet: epoch 0)."""
+        session = self._require(key)
+        rows = self._sql.execute(q.SELECT_WRITER, key.params)
+        fence = rows[0] if rows else {"writer_id": None, "epoch": 0, "next_seq": 0}
+        return {
+            "writer_id": fence["writer_id"],
+            "epoch": fence["epoch"],
+            "next_seq": fence["next_seq"],
+            "head_seq": session["last_seq"],
+            "version": session["version"],
+        }
+
     def _fence(self, key: SessionKey, claim: dict[str, Any], digest: str | None) -> Any:
         """Check a writer's append: the current epoch and writer, and the next writer
         sequence. The previous sequence again with the same batch is an exact retry and

@@ -147,6 +147,9 @@ class Default(WorkerEntrypoint):
             lambda s: s.sessions.claim_writer(self._key(tenant, session_id), to_python(writer_id))
         )
 
+    async def get_writer(self, tenant: Any, session_id: Any) -> dict[str, Any]:
+        return await self._rpc(lambda s: s.sessions.get_writer(self._key(tenant, session_id)))
+
     async def read_entries(self, tenant: Any, session_id: Any, query: Any = None) -> dict[str, Any]:
         """query: after_seq, before_seq, types, limit, order (all optional)."""
 

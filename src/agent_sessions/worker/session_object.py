@@ -111,6 +111,9 @@ class SessionObject(DurableObject):
     async def claim_writer(self, tenant_id: str, session_id: str, writer_id: Any) -> Any:
         return await self._run("claim_writer", tenant_id, session_id, writer_id)
 
+    async def get_writer(self, tenant_id: str, session_id: str) -> Any:
+        return await self._run("get_writer", tenant_id, session_id)
+
     async def read_entries(
         self,
         tenant_id: str,

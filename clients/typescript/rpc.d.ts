@@ -1,0 +1,103 @@
+/**
+ * The RPC surface of the agent-sessions Worker's default entrypoint (`Default`), for another
+ * Worker that binds it as a service:
+ *
+ *   [[services]]
+ *   binding = "SESSIONS"
+ *   service = "agent-sessions"
+ *
+ *   const made = await env.SESSIONS.create_session("acme", { id: "s1", user_id: "ada" });
+ *   if ("error" in made) throw new Error(made.error.message);
+ *
+ * Every method takes the tenant first: a service binding is trusted code, so it names its
+ * tenant itself (HTTP callers get theirs from a token). Results are envelopes, never thrown
+ * errors, so their codes survive the RPC boundary. The shapes are the HTTP API's (api.d.ts,
+ * generated from its OpenAPI document). tests/test_typescript.py keeps the method list equal
+ * to the gateway's.
+ */
+import type { components } from "./api";
+
+export type Schemas = components["schemas"];
+export type RpcResult<T> = { ok: T } | { error: Schemas["ErrorDetail"] };
+
+type Fields<T> = Partial<T>;
+
+export interface AgentSessionsRpc {
+  create_session(tenant: string, fields: Fields<Schemas["SessionCreate"]>): Promise<RpcResult<Schemas["Session"]>>;
+  get_session(tenant: string, sessionId: string): Promise<RpcResult<Schemas["Session"]>>;
+  update_session(
+    tenant: string,
+    sessionId: string,
+    changes: Fields<Schemas["SessionUpdate"]>,
+    expectedVersion?: number | null,
+  ): Promise<RpcResult<Schemas["Session"]>>;
+  delete_session(tenant: string, sessionId: string): Promise<RpcResult<Schemas["Deleted"]>>;
+  save_data(
+    tenant: string,
+    sessionId: string,
+    data: unknown,
+    expectedVersion?: number | null,
+  ): Promise<RpcResult<Schemas["SessionData"]>>;
+  load_data(tenant: string, sessionId: string): Promise<RpcResult<Schemas["SessionData"]>>;
+  append(
+    tenant: string,
+    sessionId: string,
+    entries: Schemas["EntryIn"][],
+    expectedVersion?: number | null,
+    writer?: Schemas["WriterSeq"] | null,
+  ): Promise<RpcResult<Schemas["AppendResult"]>>;
+  claim_writer(tenant: string, sessionId: string, writerId: string): Promise<RpcResult<Schemas["Writer"]>>;
+  get_writer(tenant: string, sessionId: string): Promise<RpcResult<Schemas["Writer"]>>;
+  read_entries(
+    tenant: string,
+    sessionId: string,
+    query?: {
+      after_seq?: number;
+      before_seq?: number | null;
+      types?: Schemas["Entry"]["type"][] | null;
+      limit?: number;
+      order?: "asc" | "desc";
+    },
+  ): Promise<RpcResult<Schemas["EntryPage"]>>;
+  list_sessions(
+    tenant: string,
+    filters?: {
+      user_id?: string;
+      agent_name?: string;
+      status?: Schemas["Session"]["status"];
+      updated_since?: number;
+      updated_before?: number;
+      limit?: number;
+      cursor?: string;
+    },
+  ): Promise<RpcResult<Schemas["SessionPage"]>>;
+  /** The session as JSON Lines (format agent-sessions.v1): the session line, then entries. */
+  export_session(tenant: string, sessionId: string): Promise<RpcResult<string>>;
+  import_session(tenant: string, jsonl: string, sessionId?: string | null): Promise<RpcResult<Schemas["Session"]>>;
+  fork_session(
+    tenant: string,
+    sessionId: string,
+    request?: Fields<Schemas["ForkRequest"]>,
+  ): Promise<RpcResult<Schemas["Session"]>>;
+  set_leaf(
+    tenant: string,
+    sessionId: string,
+    entryId: string,
+    expectedVersion?: number | null,
+  ): Promise<RpcResult<Schemas["Session"]>>;
+  replace_history(
+    tenant: string,
+    sessionId: string,
+    fromSeq: number,
+    entries: Schemas["EntryIn"][],
+    expectedVersion?: number | null,
+  ): Promise<RpcResult<Schemas["Replaced"]>>;
+  read_context(tenant: string, sessionId: string): Promise<RpcResult<Schemas["Context"]>>;
+  prune(
+    tenant: string,
+    sessionId: string,
+    beforeSeq: number,
+    expectedVersion?: number | null,
+  ): Promise<RpcResult<Schemas["Pruned"]>>;
+  mirror_status(tenant: string, sessionId: string): Promise<RpcResult<Schemas["MirrorStatus"]>>;
+}
