@@ -27,6 +27,7 @@ SCENARIOS = {
     "consumer_worker_reads_the_mirror",
     "alarm_retries_until_d1_has_it",
     "lifecycle_alarm_abandons_expires_and_d1_follows",
+    "python_worker_calls_through_a_service_binding",
 }
 
 

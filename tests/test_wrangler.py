@@ -74,3 +74,14 @@ def test_consumer_example_worker_bundles(tmp_path: Path) -> None:
     theirs = (example / "wrangler.toml").read_text()
     database_id = next(line for line in ours.splitlines() if line.startswith("database_id"))
     assert database_id in theirs, "the consumer must bind the same D1 database"
+
+
+def test_python_rpc_example_worker_bundles(tmp_path: Path) -> None:
+    """examples/python-rpc-worker: its own wrangler.toml, a service binding to agent-sessions
+    (its code runs in the Pyodide tier: python_worker_calls_through_a_service_binding)."""
+    example = ROOT / "examples" / "python-rpc-worker"
+    output = wrangler("deploy", "--dry-run", "--outdir", str(tmp_path / "dist"), cwd=example)
+    assert "env.SESSIONS (agent-sessions)" in output
+    assert "Worker" in output
+    ours = (ROOT / "wrangler.toml").read_text()
+    assert 'name = "agent-sessions"' in ours, "the binding names this Worker's service"

@@ -84,6 +84,7 @@ async function main() {
         background,
       ),
     executionContext: () => new bindings.ExecutionContext(background),
+    serviceBinding: () => new bindings.Fetcher(),
     consumer: async (path) => {
       const worker = await mf.getWorker("consumer");
       const response = await worker.fetch(`http://consumer.example${path}`);

@@ -5,6 +5,7 @@ each scenario raises on failure, and `run_all` reports them for tests/test_runti
 from __future__ import annotations
 
 import asyncio
+import importlib.util
 import json
 import traceback
 from collections.abc import Awaitable, Callable
@@ -243,6 +244,39 @@ async def gateway_rpc_for_service_bindings() -> None:
     assert bad["error"]["code"] == "invalid", bad
     bad = await gateway.get_session(as_js("bad tenant"), as_js("rpc1"))
     assert bad["error"]["code"] == "invalid", bad
+
+
+def load_example(name: str, path: str) -> Any:
+    spec = importlib.util.spec_from_file_location(name, f"/project/{path}")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@scenario
+async def python_worker_calls_through_a_service_binding() -> None:
+    """examples/python-rpc-worker, its own code, with SESSIONS bound to our gateway: the SDK
+    converts its Python arguments to JS and back, as between two deployed Workers."""
+    binding = H.serviceBinding()
+    binding.entrypoint = create_proxy(Default(H.executionContext(), H.env))
+    env = js.Object.fromEntries(to_js([["SESSIONS", binding], ["SESSIONS_TENANT", "shop"]]))
+    example = load_example("python_rpc_worker", "examples/python-rpc-worker/src/entry.py")
+    worker = example.Default(H.executionContext(), env)
+
+    async def call(method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        init = {"method": method} | ({"body": json.dumps(body)} if body is not None else {})
+        url = f"https://notes.example{path}"
+        request = js.Request.new(url, to_js(init, dict_converter=js.Object.fromEntries))
+        response = await worker.fetch(request)
+        return response.status, json.loads(await response.text())
+
+    assert await call("POST", "/notes/groceries", {"text": "milk"}) == (201, {"seq": 1})
+    assert await call("POST", "/notes/groceries", {"text": "eggs"}) == (201, {"seq": 2})
+    assert await call("GET", "/notes/groceries") == (200, {"notes": ["milk", "eggs"]})
+    status, missing = await call("GET", "/notes/unknown")
+    assert (status, missing["error"]["code"]) == (404, "not_found"), missing
+    stored = await sessions().get_session(SessionKey("shop", "groceries"))
+    assert (stored["title"], stored["message_count"]) == ("notes", 2), stored
 
 
 @scenario

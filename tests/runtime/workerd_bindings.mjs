@@ -262,6 +262,24 @@ export class DurableObjectNamespace {
   }
 }
 
+/** A service binding to another Worker's entrypoint: RPC through a structured clone, under
+ *  the class name the SDK recognises (it then converts arguments and results). The Python
+ *  side sets `entrypoint`, the object whose methods the calls reach. */
+export class Fetcher {
+  constructor() {
+    this.entrypoint = null;
+    return new Proxy(this, {
+      get(target, prop) {
+        if (typeof prop === "symbol" || prop in target || prop === "then") return target[prop];
+        return async (...args) => {
+          const result = await target.entrypoint[prop](...structuredClone(args));
+          return structuredClone(fromPython(result));
+        };
+      },
+    });
+  }
+}
+
 export class DurableObjectStub {
   constructor(name) {
     this.name = name;
