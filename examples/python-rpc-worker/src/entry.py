@@ -20,9 +20,7 @@ STATUS = {"invalid": 422, "not_found": 404, "too_large": 413, "already_exists": 
 
 
 def reply(body: Any, status: int = 200) -> Response:
-    return Response(
-        json.dumps(body), status=status, headers={"content-type": "application/json"}
-    )
+    return Response(json.dumps(body), status=status, headers={"content-type": "application/json"})
 
 
 def failed(answer: dict[str, Any]) -> Response:
@@ -35,15 +33,21 @@ class Default(WorkerEntrypoint):
         parts = [p for p in urlparse(str(request.url)).path.split("/") if p]
         if len(parts) != 2 or parts[0] != "notes":
             return reply({"error": {"code": "not_found", "message": "no such route"}}, 404)
-        sessions, tenant, session_id = self.env.SESSIONS, str(self.env.SESSIONS_TENANT), parts[1]
         if request.method == "GET":
-            answer = await sessions.read_entries(tenant, session_id, {"types": ["message"]})
-            if "error" in answer:
-                return failed(answer)
-            return reply({"notes": [e["content"] for e in answer["ok"]["entries"]]})
-        if request.method != "POST":
-            return reply({"error": {"code": "invalid", "message": "GET or POST"}}, 405)
-        text = json.loads(await request.text()).get("text")
+            return await self.notes(parts[1])
+        if request.method == "POST":
+            return await self.add_note(parts[1], json.loads(await request.text()).get("text"))
+        return reply({"error": {"code": "invalid", "message": "GET or POST"}}, 405)
+
+    async def notes(self, session_id: str) -> Response:
+        tenant = str(self.env.SESSIONS_TENANT)
+        answer = await self.env.SESSIONS.read_entries(tenant, session_id, {"types": ["message"]})
+        if "error" in answer:
+            return failed(answer)
+        return reply({"notes": [e["content"] for e in answer["ok"]["entries"]]})
+
+    async def add_note(self, session_id: str, text: Any) -> Response:
+        sessions, tenant = self.env.SESSIONS, str(self.env.SESSIONS_TENANT)
         made = await sessions.create_session(tenant, {"id": session_id, "title": "notes"})
         if "error" in made and made["error"]["code"] != "already_exists":
             return failed(made)
