@@ -43,6 +43,7 @@ CREATE TABLE IF NOT EXISTS sessions (
   expires_at             INTEGER,
   metadata               TEXT    NOT NULL DEFAULT '{}',
   status_changed_at      INTEGER,
+  archive_key            TEXT,
   PRIMARY KEY (tenant_id, id)
 ) STRICT;
 
@@ -104,6 +105,18 @@ CREATE TABLE IF NOT EXISTS session_writers (
   PRIMARY KEY (tenant_id, session_id)
 ) STRICT;
 
+-- Sessions the cold tier has moved to R2 and evicted from this store: their snapshot's key
+-- and the version it holds (a hydrate restores it; an older snapshot is never restored), and
+-- when the session expires (the lifecycle sweep still deletes it on time).
+CREATE TABLE IF NOT EXISTS archived_sessions (
+  tenant_id    TEXT    NOT NULL,
+  session_id   TEXT    NOT NULL,
+  archive_key  TEXT    NOT NULL,
+  version      INTEGER NOT NULL,
+  expires_at   INTEGER,
+  PRIMARY KEY (tenant_id, session_id)
+) STRICT;
+
 -- The drain's health: consecutive failures, the last error, and when to try again.
 -- One row (id = 1); pending count and age come from mirror_outbox itself.
 CREATE TABLE IF NOT EXISTS mirror_state (
@@ -126,3 +139,7 @@ CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, ses
 -- When the status last changed (set at creation too); older rows take their updated_at.
 ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER;
 UPDATE sessions SET status_changed_at = updated_at;
+
+-- @upgrade 3
+-- Where the cold tier keeps the session's snapshot (R2 key), once it has been archived.
+ALTER TABLE sessions ADD COLUMN archive_key TEXT;

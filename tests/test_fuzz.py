@@ -4,7 +4,9 @@ what the document promises (status, content type, schema). Bounded for CI."""
 
 from __future__ import annotations
 
+import gzip
 import tempfile
+from typing import Any
 
 import schemathesis
 from hypothesis import HealthCheck, settings
@@ -19,8 +21,15 @@ schema = schemathesis.openapi.from_asgi("/openapi.json", APP)
 # Inputs that no schema can describe, so a made-up one is rightly refused with a 422 although
 # it is "schema-valid": the opaque listing cursor, and the import's JSON Lines file.
 FREE_FORM = {("GET", "/v1/sessions"), ("POST", "/v1/sessions/import")}
-# The import body is JSON Lines text: send generated strings as text.
+# The import body is JSON Lines text: send generated strings as text; or a gzipped snapshot:
+# send them gzipped.
 schemathesis.serializer.alias("application/x-ndjson", "text/plain")
+
+
+@schemathesis.serializer("application/gzip")
+def gzipped(_context: Any, value: Any) -> bytes:
+    raw = value if isinstance(value, bytes) else str(value).encode()
+    return gzip.compress(raw)
 
 
 @schema.parametrize()

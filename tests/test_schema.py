@@ -19,7 +19,7 @@ sys.path.insert(0, str(ROOT / "scripts"))
 from sync_schema import split_statements
 
 SHARED = ("sessions", "session_entries")
-DO_ONLY = ("store_meta", "mirror_outbox", "mirror_state", "session_writers")
+DO_ONLY = ("store_meta", "mirror_outbox", "mirror_state", "session_writers", "archived_sessions")
 
 
 def describe(conn: sqlite3.Connection, table: str) -> list[tuple]:

@@ -76,7 +76,8 @@ export interface paths {
         };
         /**
          * Export
-         * @description The session and all its entries as JSON Lines (the import format).
+         * @description The session and all its entries as JSON Lines (the import format); with
+         *     `snapshot=true`, gzipped: byte for byte what the cold tier keeps in R2.
          */
         get: operations["export_v1_sessions__session_id__export_get"];
         put?: never;
@@ -692,6 +693,11 @@ export interface components {
              * @description When the status last changed (at creation, the creation time).
              */
             status_changed_at: number | null;
+            /**
+             * Archive Key
+             * @description Where the cold tier keeps the session's snapshot, once archived.
+             */
+            archive_key?: string | null;
         };
         /** SessionCreate */
         SessionCreate: {
@@ -1008,10 +1014,11 @@ export interface operations {
             path?: never;
             cookie?: never;
         };
-        /** @description A session as exported by GET /v1/sessions/{session_id}/export. */
+        /** @description A session as exported by GET /v1/sessions/{session_id}/export (either form), or a snapshot from the cold tier's archive. */
         requestBody: {
             content: {
                 "application/x-ndjson": string;
+                "application/gzip": string;
             };
         };
         responses: {
@@ -1353,7 +1360,9 @@ export interface operations {
     };
     export_v1_sessions__session_id__export_get: {
         parameters: {
-            query?: never;
+            query?: {
+                snapshot?: boolean;
+            };
             header?: never;
             path: {
                 /** @description Unique within the tenant. */
@@ -1370,6 +1379,7 @@ export interface operations {
                 };
                 content: {
                     "application/x-ndjson": string;
+                    "application/gzip": string;
                 };
             };
             /** @description Malformed request */

@@ -50,12 +50,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=os.environ.get("IDLE_TIMEOUT_SECONDS"),
         help="mark active sessions idle this long abandoned; env IDLE_TIMEOUT_SECONDS",
     )
+    serve.add_argument(
+        "--archive-after-seconds",
+        default=os.environ.get("ARCHIVE_AFTER_SECONDS"),
+        help="move sessions idle this long to the archive (<data-dir>/archive); "
+        "env ARCHIVE_AFTER_SECONDS",
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
         from .local.server import serve as run  # noqa: PLC0415
 
         try:
-            lifecycle = Lifecycle.from_settings(args.ttl_seconds, args.idle_timeout_seconds)
+            lifecycle = Lifecycle.from_settings(
+                args.ttl_seconds, args.idle_timeout_seconds, args.archive_after_seconds
+            )
         except ValueError as exc:
             sys.exit(f"agent-sessions: {exc}")
         run(args.host, args.port, args.data_dir, tokens_from(args), lifecycle)

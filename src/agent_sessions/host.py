@@ -2,17 +2,20 @@
 
 The engine serves the operations; every write then calls `after_write`, which the shell
 turns into "make sure an alarm is set, and drain now in the background". `alarm` is the one
-alarm handler for both jobs an object has, the lifecycle sweep and the mirror's retries, and
-says when it wants to run next. The mirror's own operations (status, verify) live here too,
-so the DO and local mode expose the same ones.
+alarm handler for every job an object has (the lifecycle sweep, the cold tier, the mirror's
+retries) and says when it wants to run next. With an archive, an evicted session is brought
+back before any operation uses it (see archive/tier.py). The mirror's own operations (status,
+verify) live here too, so the DO and local mode expose the same ones.
 """
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from .engine import InvalidInput, SessionEngine, SessionKey
+from .archive import ArchivePort, ColdTier
+from .engine import InvalidInput, NotFound, SessionEngine, SessionKey
 from .engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from .engine.ports import SqlPort
 from .engine.sessions import now_ms
@@ -40,6 +43,11 @@ WRITES = frozenset(
 )
 MIRROR = frozenset({"mirror_status", "verify_mirror"})
 OPERATIONS = READS | WRITES | MIRROR
+CREATES = frozenset({"create_session", "import_session", "adopt_entries"})
+"""Operations for which a missing session is expected, not a reason to look in the archive."""
+KEEP_ARCHIVED = frozenset({"resync_mirror"})
+"""Writes that do not make an archived session active again."""
+DEFAULT_ARCHIVE_PREFIX = "agent-sessions"
 
 
 class SessionHost:
@@ -50,16 +58,41 @@ class SessionHost:
         after_write: Callable[[], Awaitable[None]],
         clock: Callable[[], int] = now_ms,
         lifecycle: Lifecycle = NO_LIFECYCLE,
+        archive: ArchivePort | None = None,
+        archive_prefix: str = DEFAULT_ARCHIVE_PREFIX,
     ) -> None:
         self.engine = SessionEngine(sql, clock, lifecycle)
         self.drain = MirrorDrain(sql, mirror, clock)
+        self.cold = (
+            None
+            if archive is None
+            else ColdTier(self.engine, archive, archive_prefix, lifecycle.archive_after_ms)
+        )
         self._sql = sql
         self._mirror = mirror
         self._after_write = after_write
+        self._clock = clock
+        self._checked: set[SessionKey] = set()
+        """Sessions this instance knows to be in the store, not evicted."""
+        self._archived: set[SessionKey] = set()
+        """Of those, the ones whose status is 'archived'."""
 
     async def call(self, operation: str, key: SessionKey, args: tuple[Any, ...]) -> Any:
         if operation not in OPERATIONS:
             raise InvalidInput(f"unknown operation {operation!r}")
+        if self.cold is not None:
+            await self._bring_back(key, operation)
+        try:
+            return await self._run(operation, key, args)
+        except NotFound:
+            # A session this store has never heard of may still be in the archive (the store
+            # itself may have been emptied): look there once before answering 404.
+            if self.cold is None or operation in CREATES or not await self._hydrate(key):
+                raise
+            await self._bring_back(key, operation)
+            return await self._run(operation, key, args)
+
+    async def _run(self, operation: str, key: SessionKey, args: tuple[Any, ...]) -> Any:
         if operation == "mirror_status":
             return self.drain.status()
         if operation == "verify_mirror":
@@ -67,12 +100,49 @@ class SessionHost:
         result = getattr(self.engine, operation)(key, *args)
         if operation in WRITES:
             await self._after_write()
+        if operation == "delete_session" and self.cold is not None:
+            # The delete has happened; a leftover snapshot is never restored (the version
+            # floor refuses it), so failing to remove it is not the caller's error.
+            with contextlib.suppress(Exception):
+                await self.cold.forget(key)
         return result
 
+    async def _bring_back(self, key: SessionKey, operation: str) -> None:
+        """Hydrate an evicted session; make an archived one active again before a write."""
+        if key not in self._checked:
+            if self.engine.evicted(key) is not None:
+                await self._hydrate(key)
+            with contextlib.suppress(NotFound):
+                if self.engine.get_session(key)["status"] == "archived":
+                    self._archived.add(key)
+            self._checked.add(key)
+        if key in self._archived and operation in WRITES - KEEP_ARCHIVED:
+            self.engine.unarchive(key)
+            self._archived.discard(key)
+
+    async def _hydrate(self, key: SessionKey) -> bool:
+        assert self.cold is not None
+        if not await self.cold.hydrate(key):
+            return False
+        self._checked.discard(key)
+        await self._after_write()  # the alarm will evict it again once it is idle
+        return True
+
     async def alarm(self) -> int | None:
-        """Sweep (expire, abandon), then drain, so an expiry reaches D1 in the same alarm.
-        Returns the earliest time either job is due again: an object has one alarm."""
+        """Sweep (expire, abandon), archive what is due, then drain, so that expiries and
+        archive marks reach D1 in the same alarm. Returns the earliest time any job is due
+        again: an object has one alarm."""
         swept = self.engine.sweep()
+        due = [swept["next_due_at"]]
+        if self.cold is not None:
+            # Evictions change what this instance knows; anything used meanwhile is checked again.
+            self._checked.clear()
+            self._archived.clear()
+            due.append(await self.cold.run(self._clock(), self._drain_pending))
         status = await self.drain.drain()
-        due = [t for t in (swept["next_due_at"], status["next_attempt_at"]) if t is not None]
-        return min(due) if due else None
+        due.append(status["next_attempt_at"])
+        times = [t for t in due if t is not None]
+        return min(times) if times else None
+
+    async def _drain_pending(self) -> int:
+        return (await self.drain.drain())["pending"]

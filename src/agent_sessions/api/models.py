@@ -70,6 +70,9 @@ class Session(BaseModel):
     status_changed_at: int | None = Field(
         description="When the status last changed (at creation, the creation time)."
     )
+    archive_key: str | None = Field(
+        None, description="Where the cold tier keeps the session's snapshot, once archived."
+    )
 
 
 class SessionUpdate(Strict):

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from ..engine import SessionKey
 from ..engine.errors import Forbidden, Unauthorized
 from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
 from .auth import OPEN, Principal
 from .fork import fork_session
@@ -47,6 +48,7 @@ from .transfer import export_session, parse_import
 
 router = APIRouter(prefix="/v1")
 NDJSON = "application/x-ndjson"
+GZIP = "application/gzip"
 
 
 async def services_of(request: Request) -> Services:
@@ -134,8 +136,12 @@ async def list_all_sessions(
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {NDJSON: {"schema": {"type": "string"}}},
-            "description": "A session as exported by GET /v1/sessions/{session_id}/export.",
+            "content": {
+                NDJSON: {"schema": {"type": "string"}},
+                GZIP: {"schema": {"type": "string", "format": "binary"}},
+            },
+            "description": "A session as exported by GET /v1/sessions/{session_id}/export "
+            "(either form), or a snapshot from the cold tier's archive.",
         }
     },
 )
@@ -172,11 +178,22 @@ async def delete_session(key: WriteKey, services: ServicesDep) -> Any:
     "/sessions/{session_id}/export",
     response_class=Response,
     tags=["sessions"],
-    responses={200: {"content": {NDJSON: {"schema": {"type": "string"}}}}},
+    responses={
+        200: {
+            "content": {
+                NDJSON: {"schema": {"type": "string"}},
+                GZIP: {"schema": {"type": "string", "format": "binary"}},
+            }
+        }
+    },
 )
-async def export(key: ReadKey, services: ServicesDep) -> Response:
-    """The session and all its entries as JSON Lines (the import format)."""
-    return Response(await export_session(services.sessions, key), media_type=NDJSON)
+async def export(key: ReadKey, services: ServicesDep, snapshot: bool = False) -> Response:
+    """The session and all its entries as JSON Lines (the import format); with
+    `snapshot=true`, gzipped: byte for byte what the cold tier keeps in R2."""
+    text = await export_session(services.sessions, key)
+    if snapshot:
+        return Response(compress(text), media_type=GZIP)
+    return Response(text, media_type=NDJSON)
 
 
 @router.put("/sessions/{session_id}/data", response_model=SessionData, tags=["data"])

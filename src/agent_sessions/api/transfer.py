@@ -1,21 +1,19 @@
-"""Export and import of one session as JSON Lines.
+"""Export and import of one session, in the document format of `engine.snapshot`.
 
-Line 1 is {"format": "agent-sessions.v1", "session": {...the session row, with data...}};
-every further line is one entry in seq order. An import refuses other formats, so a future
-v2 can never be misread as v1.
+An import keeps the entries' ids, parents, content and timestamps and numbers them afresh
+(see `SessionEngine.import_session`); it accepts the plain JSON Lines or the gzipped snapshot.
 """
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from ..engine import InvalidInput, SessionKey
+from ..engine import SessionKey
+from ..engine import snapshot as doc
 from ..engine.errors import Malformed
 from ..engine.limits import MAX_PAGE_SIZE
 from .sessions import Sessions
 
-FORMAT = "agent-sessions.v1"
 SESSION_FIELDS = (
     "user_id",
     "agent_name",
@@ -32,46 +30,32 @@ ENTRY_FIELDS = (
 )  # fmt: skip
 
 
-def _line(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
-
-
 async def export_session(sessions: Sessions, key: SessionKey) -> str:
     session = await sessions.get_session(key)
     session["data"] = (await sessions.load_data(key))["data"]
-    lines = [_line({"format": FORMAT, "session": session})]
+    lines = [doc.header(session)]
     after = 0
     while True:
         page = await sessions.read_entries(key, after, None, None, MAX_PAGE_SIZE, "asc")
-        lines += [_line(entry) for entry in page["entries"]]
+        lines += [doc.line(entry) for entry in page["entries"]]
         if not page["has_more"]:
             return "".join(lines)
         after = page["entries"][-1]["seq"]
 
 
 def parse_import(body: bytes) -> tuple[str | None, dict[str, Any], list[dict[str, Any]]]:
-    """(the exported id, the session's fields, the entries) of a JSON Lines export."""
-    try:
-        text = body.decode("utf-8")
-    except UnicodeDecodeError:
-        raise Malformed("the body is not UTF-8 text") from None
-    records = []
-    for number, line in enumerate(text.splitlines(), 1):
-        if not line.strip():
-            continue
+    """(the exported id, the session's fields, the entries) of an export or a snapshot."""
+    if body.startswith(doc.GZIP_MAGIC):
+        text = doc.decompress(body)
+    else:
         try:
-            records.append(json.loads(line))
-        except ValueError:
-            raise Malformed(f"line {number} is not JSON", {"line": number}) from None
-    if not records or not isinstance(records[0], dict) or records[0].get("format") != FORMAT:
-        raise InvalidInput(f'the first line must be {{"format": "{FORMAT}", "session": {{...}}}}')
-    session = records[0].get("session")
-    if not isinstance(session, dict):
-        raise InvalidInput("the first line has no session object")
-    entries = records[1:]
-    if not all(isinstance(e, dict) for e in entries):
-        raise InvalidInput("every line after the first must be an entry object")
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            raise Malformed("the body is not UTF-8 text") from None
+    session, entries = doc.parse(text)
     fields = {f: session[f] for f in SESSION_FIELDS if f in session}
+    if fields.get("status") == "archived":  # a snapshot from the archive: the copy is in use
+        fields["status"] = "active"
     kept = [{f: e[f] for f in ENTRY_FIELDS if e.get(f) is not None} for e in entries]
     exported_id = session.get("id") if isinstance(session.get("id"), str) else None
     return exported_id, fields, kept

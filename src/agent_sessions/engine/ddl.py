@@ -1,9 +1,9 @@
 """Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""
 
-SCHEMA_DIGEST = "66dbdcbdce7cff9a"
+SCHEMA_DIGEST = "c53969ee22c86a25"
 
 SHARED_STATEMENTS: tuple[str, ...] = (
-    "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', status_changed_at INTEGER, PRIMARY KEY (tenant_id, id) ) STRICT",
+    "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', status_changed_at INTEGER, archive_key TEXT, PRIMARY KEY (tenant_id, id) ) STRICT",
     'CREATE TABLE IF NOT EXISTS session_entries ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, parent_id TEXT, type TEXT NOT NULL, role TEXT, content TEXT, payload TEXT, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, session_id, seq), UNIQUE (tenant_id, session_id, id) ) STRICT',
 )
 
@@ -11,6 +11,7 @@ DO_STATEMENTS: tuple[str, ...] = (
     'CREATE TABLE IF NOT EXISTS store_meta ( key TEXT PRIMARY KEY, value TEXT NOT NULL ) STRICT',
     'CREATE TABLE IF NOT EXISTS mirror_outbox ( id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
     'CREATE TABLE IF NOT EXISTS session_writers ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, epoch INTEGER NOT NULL, writer_id TEXT NOT NULL, next_seq INTEGER NOT NULL, last_digest TEXT, last_result TEXT, PRIMARY KEY (tenant_id, session_id) ) STRICT',
+    'CREATE TABLE IF NOT EXISTS archived_sessions ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, archive_key TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (tenant_id, session_id) ) STRICT',
     'CREATE TABLE IF NOT EXISTS mirror_state ( id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_attempt_at INTEGER, last_success_at INTEGER, next_attempt_at INTEGER, delivered INTEGER NOT NULL DEFAULT 0 ) STRICT',
 )
 
@@ -21,12 +22,15 @@ D1_STATEMENTS: tuple[str, ...] = (
     'CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at)',
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 """Upgrades: (version, the statements that bring version - 1 to it), in order."""
 UPGRADES: tuple[tuple[int, tuple[str, ...]], ...] = (
     (2, (
         'ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER',
         'UPDATE sessions SET status_changed_at = updated_at',
+    )),
+    (3, (
+        'ALTER TABLE sessions ADD COLUMN archive_key TEXT',
     )),
 )
 
@@ -53,6 +57,7 @@ SESSION_COLUMNS: tuple[str, ...] = (
     'expires_at',
     'metadata',
     'status_changed_at',
+    'archive_key',
 )
 
 ENTRY_COLUMNS: tuple[str, ...] = (

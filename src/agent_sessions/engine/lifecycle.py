@@ -2,7 +2,8 @@
 
 Both rules are applied by `SessionEngine.sweep`, which the Durable Object's alarm (and local
 mode's alarm loop) runs. They come from configuration: the Worker's vars
-SESSION_TTL_SECONDS and IDLE_TIMEOUT_SECONDS, or the local server's flags of the same meaning.
+SESSION_TTL_SECONDS, IDLE_TIMEOUT_SECONDS and ARCHIVE_AFTER_SECONDS, or the local server's
+flags of the same meaning.
 """
 
 from __future__ import annotations
@@ -22,14 +23,19 @@ class Lifecycle:
 
     ttl_ms: int | None = None
     idle_timeout_ms: int | None = None
+    archive_after_ms: int | None = None
+    """With an archive configured: a session untouched this long moves to the cold tier."""
 
     @classmethod
-    def from_settings(cls, ttl_seconds: Any = None, idle_seconds: Any = None) -> Lifecycle:
+    def from_settings(
+        cls, ttl_seconds: Any = None, idle_seconds: Any = None, archive_seconds: Any = None
+    ) -> Lifecycle:
         """Parse configuration values (strings from env vars, or numbers from TOML vars);
         empty means off. A bad value raises ValueError naming the setting."""
         return cls(
             ttl_ms=_millis(ttl_seconds, "SESSION_TTL_SECONDS"),
             idle_timeout_ms=_millis(idle_seconds, "IDLE_TIMEOUT_SECONDS"),
+            archive_after_ms=_millis(archive_seconds, "ARCHIVE_AFTER_SECONDS"),
         )
 
 

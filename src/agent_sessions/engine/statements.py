@@ -156,3 +156,42 @@ INSERT_OUTBOX = (
 SELECT_USER_VERSION = "PRAGMA user_version"
 SET_USER_VERSION = f"PRAGMA user_version = {SCHEMA_VERSION}"
 """A local mirror file's layout version. PRAGMA takes no parameters; the value is a constant."""
+
+# The cold tier. A session is due for the archive when it has been idle for the configured
+# time, or when it is marked archived and still has rows here (an archive that stopped
+# half-way, or a session hydrated for a read).
+SELECT_ARCHIVE_DUE = (
+    "SELECT tenant_id, id FROM sessions WHERE status = 'archived' OR updated_at <= ?"
+)
+SELECT_NEXT_ARCHIVE = (
+    "SELECT min(CASE WHEN status = 'archived' THEN 0 ELSE updated_at + ? END) AS due FROM sessions"
+)
+MARK_ARCHIVED = (
+    "UPDATE sessions SET status = 'archived', archive_key = ?, status_changed_at = ?, "
+    f"version = ?, updated_at = ? WHERE {SESSION_KEY}"
+)
+UNARCHIVE = (
+    "UPDATE sessions SET status = 'active', status_changed_at = ?, version = ?, updated_at = ? "
+    f"WHERE {SESSION_KEY}"
+)
+SELECT_FULL_SESSION = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE {SESSION_KEY}"
+SELECT_ALL_ENTRIES = (
+    f"SELECT {', '.join(ENTRY_READ_COLUMNS)} FROM session_entries WHERE {ENTRY_KEY} "
+    "AND seq > ? ORDER BY seq LIMIT ?"
+)
+COUNT_OUTBOX_OF = f"SELECT count(*) AS pending FROM mirror_outbox WHERE {ENTRY_KEY}"
+SELECT_EVICTED = (
+    "SELECT archive_key, version, expires_at FROM archived_sessions WHERE tenant_id = ? "
+    "AND session_id = ?"
+)
+INSERT_EVICTED = (
+    "INSERT INTO archived_sessions (tenant_id, session_id, archive_key, version, expires_at) "
+    "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, session_id) DO UPDATE SET "
+    "archive_key = excluded.archive_key, version = excluded.version, "
+    "expires_at = excluded.expires_at"
+)
+DELETE_EVICTED = "DELETE FROM archived_sessions WHERE tenant_id = ? AND session_id = ?"
+SELECT_EXPIRED_EVICTED = (
+    "SELECT tenant_id, session_id, archive_key FROM archived_sessions WHERE expires_at <= ?"
+)
+SELECT_NEXT_EVICTED_EXPIRY = "SELECT min(expires_at) AS due FROM archived_sessions"

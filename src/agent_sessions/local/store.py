@@ -15,6 +15,7 @@ from collections import OrderedDict
 from pathlib import Path
 from typing import Any
 
+from ..adapters.directory_archive import DirectoryArchive
 from ..adapters.sqlite import SqliteSql, connect
 from ..adapters.sqlite_mirror import SqliteMirror
 from ..engine import NotFound, SessionKey
@@ -40,6 +41,8 @@ class LocalStore:
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self.mirror: MirrorPort = mirror or SqliteMirror(self.data_dir / "d1.sqlite")
         self.lifecycle = lifecycle
+        self.archive = DirectoryArchive(self.data_dir / "archive")
+        """R2's stand-in: the same keys, under <data-dir>/archive/."""
         self._hosts: OrderedDict[SessionKey, tuple[SessionHost, SqliteSql]] = OrderedDict()
         self._pending: set[SessionKey] = set()
         """Sessions whose outbox may hold work (what /healthz reports on)."""
@@ -68,7 +71,7 @@ class LocalStore:
             self._wake_no_later(key, now_ms() + FAST_PATH_DELAY_MS)
             self._spawn(self.drain(key))
 
-        host = SessionHost(sql, self.mirror, after_write, now_ms, self.lifecycle)
+        host = SessionHost(sql, self.mirror, after_write, now_ms, self.lifecycle, self.archive)
         self._hosts[key] = (host, sql)
         while len(self._hosts) > OPEN_FILES:
             _, (_, old) = self._hosts.popitem(last=False)

@@ -4,9 +4,10 @@ A thin shell: it runs a `SessionHost` on `ctx.storage.sql` with the D1 mirror, a
 each operation as a public RPC method with positional arguments (tenant_id, session_id, ...).
 After a write it sets the alarm before answering (so the retry is as durable as the write)
 and drains at once in the background (`waitUntil`). The alarm applies the lifecycle policy
-(SESSION_TTL_SECONDS, IDLE_TIMEOUT_SECONDS) and drains, then sets itself for the earliest time
-either is due again. It does not import FastAPI or pydantic, so RPC-only traffic skips their
-start-up.
+(SESSION_TTL_SECONDS, IDLE_TIMEOUT_SECONDS), archives idle sessions to R2 when an ARCHIVE
+bucket is bound (ARCHIVE_AFTER_SECONDS, ARCHIVE_PREFIX) and drains, then sets itself for the
+earliest time any of them is due again. It does not import FastAPI or pydantic, so RPC-only
+traffic skips their start-up.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from workers import DurableObject
 
 from ..adapters.d1 import D1Mirror
 from ..adapters.durable_object import DurableObjectSql
+from ..adapters.r2 import R2Archive
 from ..engine import SessionError, SessionKey
 from ..engine.lifecycle import Lifecycle
 from ..engine.sessions import now_ms
-from ..host import SessionHost
+from ..host import DEFAULT_ARCHIVE_PREFIX, SessionHost
 from ..mirror.limits import FAST_PATH_DELAY_MS
 from .boundary import to_python
 
@@ -30,10 +32,19 @@ class SessionObject(DurableObject):
     def __init__(self, ctx: Any, env: Any) -> None:
         super().__init__(ctx, env)
         lifecycle = Lifecycle.from_settings(
-            getattr(env, "SESSION_TTL_SECONDS", None), getattr(env, "IDLE_TIMEOUT_SECONDS", None)
+            getattr(env, "SESSION_TTL_SECONDS", None),
+            getattr(env, "IDLE_TIMEOUT_SECONDS", None),
+            getattr(env, "ARCHIVE_AFTER_SECONDS", None),
         )
+        bucket = getattr(env, "ARCHIVE", None)
         self.host = SessionHost(
-            DurableObjectSql(ctx.storage), D1Mirror(env.DB), self._after_write, now_ms, lifecycle
+            DurableObjectSql(ctx.storage),
+            D1Mirror(env.DB),
+            self._after_write,
+            now_ms,
+            lifecycle,
+            None if bucket is None else R2Archive(bucket),
+            str(getattr(env, "ARCHIVE_PREFIX", None) or DEFAULT_ARCHIVE_PREFIX),
         )
         self._alarm_at: int | None = None
         """The alarm this instance knows it set; None: unknown, ask the storage."""

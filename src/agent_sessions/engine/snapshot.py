@@ -1,0 +1,67 @@
+"""One session as a self-contained document: the export format, and the cold tier's snapshot.
+
+JSON Lines: line 1 is {"format": "agent-sessions.v1", "session": {...}}, the session as the
+API shows it plus its data blob; every further line is one entry, in seq order, as the API
+shows it (seq, id, parent, content, payload, tokens, created_at). The cold tier stores the
+same text gzipped (`compress`), which is also what `GET .../export?snapshot=true` returns, so
+an archived session and an exported one are the same bytes. gzip's timestamp is fixed at 0:
+the same session always compresses to the same bytes, which makes a repeated flush a no-op.
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+import zlib
+from collections.abc import Iterable
+from typing import Any
+
+from .errors import InvalidInput, Malformed
+
+FORMAT = "agent-sessions.v1"
+GZIP_MAGIC = b"\x1f\x8b"
+
+
+def line(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False) + "\n"
+
+
+def header(session: dict[str, Any]) -> str:
+    return line({"format": FORMAT, "session": session})
+
+
+def encode(session: dict[str, Any], entries: Iterable[dict[str, Any]]) -> str:
+    return header(session) + "".join(line(entry) for entry in entries)
+
+
+def compress(text: str) -> bytes:
+    return gzip.compress(text.encode(), mtime=0)
+
+
+def decompress(body: bytes) -> str:
+    try:
+        return gzip.decompress(body).decode("utf-8")
+    except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+        raise Malformed("the body is not a gzipped agent-sessions snapshot") from None
+
+
+def parse(text: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+    """(session, entries) of a document; refuses other formats, so a future v2 is never
+    misread as v1."""
+    records = []
+    for number, raw in enumerate(text.splitlines(), 1):
+        if not raw.strip():
+            continue
+        try:
+            records.append(json.loads(raw))
+        except ValueError:
+            raise Malformed(f"line {number} is not JSON", {"line": number}) from None
+    if not records or not isinstance(records[0], dict) or records[0].get("format") != FORMAT:
+        raise InvalidInput(f'the first line must be {{"format": "{FORMAT}", "session": {{...}}}}')
+    session = records[0].get("session")
+    if not isinstance(session, dict):
+        raise InvalidInput("the first line has no session object")
+    entries = records[1:]
+    if not all(isinstance(e, dict) for e in entries):
+        raise InvalidInput("every line after the first must be an entry object")
+    return session, entries
