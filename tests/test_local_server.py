@@ -133,3 +133,21 @@ def test_a_bad_lifecycle_setting_stops_the_server_with_a_reason(data_dir: Path) 
     result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
     assert result.returncode != 0
     assert "SESSION_TTL_SECONDS must be a number of seconds" in result.stderr
+
+
+def test_idle_sessions_move_to_the_archive_directory_and_come_back(data_dir: Path) -> None:
+    running = Server(data_dir, "--no-auth", "--archive-after-seconds", "1")
+    snapshot = data_dir / "archive" / "agent-sessions" / "default" / "sessions" / "old.json.gz"
+    d1 = sqlite3.connect(data_dir / "d1.sqlite")
+    try:
+        running.call("POST", "/v1/sessions", {"id": "old"})
+        running.call("POST", "/v1/sessions/old/entries", {"entries": [{"type": "message"}]})
+        wait_for(snapshot.exists, "the snapshot is written")
+        query = "SELECT status, archive_key FROM sessions WHERE id = 'old'"
+        key = "agent-sessions/default/sessions/old.json.gz"
+        wait_for(lambda: d1.execute(query).fetchall() == [("archived", key)], "D1 sees it")
+        status, session = running.call("GET", "/v1/sessions/old")
+        assert (status, session["status"], session["entry_count"]) == (200, "archived", 1)
+    finally:
+        d1.close()
+        running.stop()

@@ -28,6 +28,7 @@ SCENARIOS = {
     "alarm_retries_until_d1_has_it",
     "lifecycle_alarm_abandons_expires_and_d1_follows",
     "python_worker_calls_through_a_service_binding",
+    "cold_tier_archives_to_r2_and_hydrates",
 }
 
 

@@ -25,3 +25,9 @@ def test_settings_parse(ttl: Any, idle: Any, wanted: Lifecycle) -> None:
 def test_bad_settings_name_the_setting(bad: Any) -> None:
     with pytest.raises(ValueError, match="IDLE_TIMEOUT_SECONDS"):
         Lifecycle.from_settings(None, bad)
+
+
+def test_the_archive_setting_parses_and_names_itself() -> None:
+    assert Lifecycle.from_settings(None, None, "86400").archive_after_ms == 86_400_000
+    with pytest.raises(ValueError, match="ARCHIVE_AFTER_SECONDS"):
+        Lifecycle.from_settings(None, None, "a day")

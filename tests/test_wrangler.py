@@ -29,6 +29,7 @@ def test_deploy_dry_run_bundles_the_worker(tmp_path: Path) -> None:
     output = wrangler("deploy", "--dry-run", "--outdir", str(out))
     assert "env.SESSIONS (SessionObject)" in output
     assert "env.DB (agent-sessions)" in output
+    assert "env.ARCHIVE (agent-sessions-archive)" in output
     bundled = {p.relative_to(out).as_posix() for p in out.rglob("*") if p.is_file()}
     assert "entry.py" in bundled
     assert "agent_sessions/engine/sessions.py" in bundled

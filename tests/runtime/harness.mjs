@@ -32,6 +32,7 @@ async function migratedD1() {
         script: "export default { fetch() { return new Response('') } }",
         compatibilityDate: "2026-04-01",
         d1Databases,
+        r2Buckets: ["ARCHIVE"],
       },
       {
         name: "consumer",
@@ -43,6 +44,7 @@ async function migratedD1() {
     ],
   });
   const db = await mf.getD1Database("DB");
+  const archive = await mf.getR2Bucket("ARCHIVE", "harness");
   for (const file of readdirSync(`${ROOT}migrations`).sort()) {
     const text = readFileSync(`${ROOT}migrations/${file}`, "utf8");
     const statements = text
@@ -54,7 +56,7 @@ async function migratedD1() {
       .filter(Boolean);
     for (const statement of statements) await db.prepare(statement).run();
   }
-  return { mf, db };
+  return { mf, db, archive };
 }
 
 function mount(py, hostPath, at) {
@@ -65,7 +67,7 @@ function mount(py, hostPath, at) {
 async function main() {
   const started = Date.now();
   const SQL = await bindings.sqlite();
-  const { mf, db } = await migratedD1();
+  const { mf, db, archive } = await migratedD1();
 
   const background = new bindings.Background();
   const env = {
@@ -85,6 +87,7 @@ async function main() {
       ),
     executionContext: () => new bindings.ExecutionContext(background),
     serviceBinding: () => new bindings.Fetcher(),
+    archive: new bindings.R2Bucket(archive),
     consumer: async (path) => {
       const worker = await mf.getWorker("consumer");
       const response = await worker.fetch(`http://consumer.example${path}`);

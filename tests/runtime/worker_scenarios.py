@@ -17,6 +17,7 @@ from workers.rpc import _EnvWrapper
 
 from agent_sessions.adapters.d1 import D1Mirror
 from agent_sessions.adapters.durable_object import DurableObjectSql
+from agent_sessions.adapters.r2 import R2Archive
 from agent_sessions.api.sessions import Sessions
 from agent_sessions.engine import (
     AlreadyExists,
@@ -26,6 +27,7 @@ from agent_sessions.engine import (
     TooLarge,
     VersionConflict,
 )
+from agent_sessions.engine import snapshot as doc
 from agent_sessions.engine.ddl import ENTRY_COLUMNS
 from agent_sessions.engine.limits import MAX_ENTRY_BYTES
 from agent_sessions.worker.gateway import durable_object_transport
@@ -384,6 +386,44 @@ async def lifecycle_alarm_abandons_expires_and_d1_follows() -> None:
         assert (await stub.verify_mirror("ttl", session_id))["ok"]["equal"]
 
 
+@scenario
+async def cold_tier_archives_to_r2_and_hydrates() -> None:
+    """With an ARCHIVE bucket bound (miniflare's R2, through the SDK's wrapper): the alarm
+    moves an idle session to R2 and out of the DO, D1 keeps its row as archived, and the next
+    use brings it back."""
+    stub = ENV.SESSIONS.getByName("cold:quiet")
+    assert "ok" in await stub.create_session("cold", "quiet", {"title": "Q"})
+    await stub.append("cold", "quiet", [{"type": "message", "content": "kept"}], None)
+    await H.settle()
+    await asyncio.sleep(1.1)  # past ARCHIVE_AFTER_SECONDS = 1
+    await H.env.SESSIONS.fireAlarm("cold:quiet")
+    await H.settle()
+    assert raw("cold:quiet", "SELECT count(*) FROM session_entries") == [[0]]
+    archive = R2Archive(_EnvWrapper(cold_env()).ARCHIVE)
+    body = await archive.get("agent-sessions/cold/sessions/quiet.json.gz")
+    session, entries = doc.parse(doc.decompress(body))
+    assert (session["status"], [e["content"] for e in entries]) == ("archived", ["kept"])
+    assert await archive.get("agent-sessions/cold/sessions/absent.json.gz") is None
+    rows = await D1Mirror(ENV.DB).query(
+        "SELECT status, archive_key FROM sessions WHERE tenant_id = 'cold'"
+    )
+    assert [(r["status"], r["archive_key"]) for r in rows] == [
+        ("archived", "agent-sessions/cold/sessions/quiet.json.gz")
+    ], rows
+    got = (await stub.get_session("cold", "quiet"))["ok"]
+    assert (got["status"], got["entry_count"]) == ("archived", 1), got
+    await stub.append("cold", "quiet", [{"type": "message", "content": "again"}], None)
+    assert (await stub.get_session("cold", "quiet"))["ok"]["status"] == "active"
+    await H.settle()
+    assert (await stub.verify_mirror("cold", "quiet"))["ok"]["equal"]
+
+
+def cold_env() -> Any:
+    """The test env plus an R2 archive, for the objects of tenant 'cold'."""
+    extra = js.Object.fromEntries(to_js([["ARCHIVE", H.archive], ["ARCHIVE_AFTER_SECONDS", "1"]]))
+    return js.Object.assign(js.Object.new(), H.env, extra)
+
+
 def lifecycle_env() -> Any:
     """The test env plus the lifecycle vars, for the objects of tenant 'ttl'."""
     extra = to_js(
@@ -394,10 +434,10 @@ def lifecycle_env() -> Any:
 
 
 async def run_all() -> list[dict[str, Any]]:
-    with_lifecycle = lifecycle_env()
+    envs = {"ttl": lifecycle_env(), "cold": cold_env()}
 
     def make(ctx: Any) -> SessionObject:
-        return SessionObject(ctx, with_lifecycle if ctx.id.name.startswith("ttl:") else H.env)
+        return SessionObject(ctx, envs.get(str(ctx.id.name).split(":")[0], H.env))
 
     H.env.SESSIONS.factory = create_proxy(make)
     results = []

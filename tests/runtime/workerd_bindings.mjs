@@ -286,6 +286,22 @@ export class DurableObjectStub {
   }
 }
 
+/** miniflare's real R2, under the class name the SDK recognises. */
+export class R2Bucket {
+  constructor(real) {
+    this._real = real;
+  }
+  async put(key, value) {
+    return await this._real.put(key, value);
+  }
+  async get(key) {
+    return await this._real.get(key);
+  }
+  async delete(key) {
+    return await this._real.delete(key);
+  }
+}
+
 /** miniflare's real D1, under the class name the SDK recognises, with a failure switch. */
 export class D1Database {
   constructor(real) {
