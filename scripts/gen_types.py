@@ -9,7 +9,6 @@ Usage: python scripts/gen_types.py [--check]
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -37,20 +36,7 @@ def generate() -> str:
         return out.read_text()
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the file is stale")
-    args = parser.parse_args()
-    wanted = generate()
-    if args.check:
-        if not OUT.exists() or OUT.read_text() != wanted:
-            print(f"{OUT.relative_to(ROOT)} is stale: run python scripts/gen_types.py")
-            return 1
-        return 0
-    OUT.write_text(wanted)
-    print(f"wrote {OUT.relative_to(ROOT)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from generated import main
+
+    sys.exit(main(OUT, generate, __doc__))

@@ -12,7 +12,6 @@ Usage: python scripts/sync_schema.py [--check]
 
 from __future__ import annotations
 
-import argparse
 import hashlib
 import re
 import sqlite3
@@ -97,20 +96,7 @@ def render(text: str) -> str:
     return "\n".join(out)
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--check", action="store_true", help="fail if the module is stale")
-    args = parser.parse_args()
-    wanted = render(SCHEMA.read_text())
-    if args.check:
-        if not MODULE.exists() or MODULE.read_text() != wanted:
-            print(f"{MODULE.relative_to(ROOT)} is stale: run python scripts/sync_schema.py")
-            return 1
-        return 0
-    MODULE.write_text(wanted)
-    print(f"wrote {MODULE.relative_to(ROOT)}")
-    return 0
-
-
 if __name__ == "__main__":
-    sys.exit(main())
+    from generated import main
+
+    sys.exit(main(MODULE, lambda: render(SCHEMA.read_text()), __doc__))

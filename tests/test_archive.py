@@ -19,7 +19,7 @@ from agent_sessions.adapters.directory_archive import DirectoryArchive
 from agent_sessions.adapters.runtime_values import DURABLE_OBJECT
 from agent_sessions.adapters.sqlite import SqliteSql, connect
 from agent_sessions.adapters.sqlite_mirror import SqliteMirror
-from agent_sessions.engine import NotFound, SessionKey
+from agent_sessions.engine import AlreadyExists, NotFound, SessionKey
 from agent_sessions.engine import snapshot as doc
 from agent_sessions.engine.lifecycle import Lifecycle
 from agent_sessions.host import SessionHost
@@ -147,6 +147,11 @@ def test_an_idle_session_is_archived_and_comes_back_on_use(cold: Cold) -> None:
     assert cold.d1_rows("SELECT status, archive_key FROM sessions") == [("archived", OBJECT)]
     assert cold.d1_rows("SELECT count(*) FROM session_entries") == [(5,)], "D1 keeps entries"
 
+    with pytest.raises(AlreadyExists):  # the id is taken while the session is in the archive
+        cold.call("create_session", {})
+    cold.clock.now += IDLE
+    cold.alarm()
+    assert cold.rows() == [[], []]
     got = cold.call("get_session")  # a read hydrates, and leaves it archived
     assert (got["status"], got["entry_count"], got["archive_key"]) == ("archived", 5, OBJECT)
     hydrated = cold.rows()
