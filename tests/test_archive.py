@@ -316,6 +316,24 @@ def test_a_deleted_session_never_comes_back_from_an_old_snapshot(cold: Cold) -> 
         cold.call("get_session")
 
 
+def test_a_delete_during_an_archive_ends_it_quietly(cold: Cold) -> None:
+    """Other requests run while the alarm waits on R2: one may delete the session."""
+    fill(cold)
+    cold.clock.now += IDLE
+    put = cold.archive.put
+
+    async def delete_first(key: str, body: bytes) -> None:
+        await put(key, body)
+        await cold.host.call("delete_session", KEY, ())
+
+    cold.archive.put = delete_first  # type: ignore[method-assign]
+    assert cold.alarm() is None, "nothing left to do"
+    with pytest.raises(NotFound):
+        cold.call("get_session")
+    cold.drain()
+    assert cold.d1_rows("SELECT count(*) FROM sessions") == [(0,)]
+
+
 def test_a_missing_snapshot_is_nothing_archived(cold: Cold) -> None:
     with pytest.raises(NotFound):
         cold.call("get_session")

@@ -74,14 +74,18 @@ class ColdTier:
 
     async def archive(self, key: SessionKey, drain: Callable[[], Awaitable[int]]) -> bool:
         """Steps 1-4 for one session; False if it must wait for the next alarm (the session
-        changed meanwhile, the snapshot did not verify, or D1 still lags)."""
-        self._engine.mark_archived(key, self.key_of(key))
-        version = await self.flush(key)
-        if not await self.verify(key, version):
-            return False
-        if await drain():
-            return False
-        return self._engine.evict(key, version)
+        changed meanwhile, the snapshot did not verify, or D1 still lags). A session deleted
+        while its archive was under way needs nothing more: its snapshot is never restored."""
+        try:
+            self._engine.mark_archived(key, self.key_of(key))
+            version = await self.flush(key)
+            if not await self.verify(key, version):
+                return False
+            if await drain():
+                return False
+            return self._engine.evict(key, version)
+        except NotFound:
+            return True
 
     async def hydrate(self, key: SessionKey) -> bool:
         """Bring an archived session back into the store; False if the archive has none."""
