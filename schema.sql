@@ -135,6 +135,23 @@ CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name,
 CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at);
 CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at);
 
+-- Full-text search over entry content (the console's search box, GET /v1/search): an
+-- external-content FTS5 index of session_entries kept in step by triggers, so every write the
+-- mirror makes (upserts, tombstones, resync purges) updates it without knowing it exists.
+CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
+  content, content = 'session_entries', content_rowid = 'rowid'
+);
+CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON session_entries BEGIN
+  INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content);
+END;
+CREATE TRIGGER IF NOT EXISTS entries_fts_delete AFTER DELETE ON session_entries BEGIN
+  INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+END;
+CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN
+  INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+  INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content);
+END;
+
 -- @upgrade 2
 -- When the status last changed (set at creation too); older rows take their updated_at.
 ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER;
@@ -143,3 +160,20 @@ UPDATE sessions SET status_changed_at = updated_at;
 -- @upgrade 3
 -- Where the cold tier keeps the session's snapshot (R2 key), once it has been archived.
 ALTER TABLE sessions ADD COLUMN archive_key TEXT;
+
+-- @upgrade 4 d1
+-- Full-text search (see the d1 section), built over the entries D1 already holds.
+CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
+  content, content = 'session_entries', content_rowid = 'rowid'
+);
+CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON session_entries BEGIN
+  INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content);
+END;
+CREATE TRIGGER IF NOT EXISTS entries_fts_delete AFTER DELETE ON session_entries BEGIN
+  INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+END;
+CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN
+  INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
+  INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content);
+END;
+INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');

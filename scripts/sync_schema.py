@@ -22,18 +22,34 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema.sql"
 MODULE = ROOT / "src" / "agent_sessions" / "engine" / "ddl.py"
 SECTIONS = ("shared", "do", "d1")
-_SECTION_RE = re.compile(r"^-- @(section (\w+)|upgrade (\d+))\s*$")
+_SECTION_RE = re.compile(r"^-- @(section (\w+)|upgrade (\d+)( d1)?)\s*$")
+
+
+def _statements(lines: list[str]) -> list[str]:
+    """Whole statements (a trigger's body keeps its inner ';'), each on one line."""
+    statements: list[str] = []
+    pending: list[str] = []
+    for line in lines:
+        pending.append(line)
+        text = "\n".join(pending)
+        if sqlite3.complete_statement(text):
+            statements.append(" ".join(text.split()).removesuffix(";").rstrip())
+            pending = []
+    if "".join(pending).strip():
+        raise SystemExit(f"schema: an unterminated statement: {' '.join(pending)[:80]}")
+    return statements
 
 
 def split_sections(text: str) -> dict[str, list[str]]:
     """Return each section's statements, comments stripped, in file order. Upgrade sections
-    are named "upgrade N" and must be numbered 2, 3, ... in order."""
+    are named "upgrade N" (every store) or "upgrade N d1" (D1 and local mirror files only)
+    and must be numbered 2, 3, ... in order."""
     lines: dict[str, list[str]] = {name: [] for name in SECTIONS}
     current: str | None = None
     for line in text.splitlines():
         match = _SECTION_RE.match(line)
         if match:
-            current = match.group(2) or f"upgrade {match.group(3)}"
+            current = match.group(2) or f"upgrade {match.group(3)}{match.group(4) or ''}"
             upgrades = sum(1 for name in lines if name.startswith("upgrade "))
             if match.group(3) is not None and int(match.group(3)) == upgrades + 2:
                 lines[current] = []
@@ -43,17 +59,12 @@ def split_sections(text: str) -> dict[str, list[str]]:
         if current is None or line.lstrip().startswith("--"):
             continue
         lines[current].append(line.rstrip())
-    sections = {}
-    for name, body in lines.items():
-        statements = [" ".join(s.split()) for s in "\n".join(body).split(";")]
-        sections[name] = [s for s in statements if s]
-    return sections
+    return {name: _statements(body) for name, body in lines.items()}
 
 
 def split_statements(text: str) -> list[str]:
     """A migration file's statements, normalised as split_sections normalises them."""
-    body = [line.rstrip() for line in text.splitlines() if not line.lstrip().startswith("--")]
-    return [s for s in (" ".join(s.split()) for s in "\n".join(body).split(";")) if s]
+    return _statements([line for line in text.splitlines() if not line.lstrip().startswith("--")])
 
 
 def table_columns(statements: list[str], table: str) -> tuple[str, ...]:
@@ -77,12 +88,18 @@ def render(text: str) -> str:
         out.extend(f"    {stmt!r}," for stmt in sections[name])
         out.append(")")
         out.append("")
-    upgrades = [(int(name.split()[1]), sections[name]) for name in sections if " " in name]
+    upgrades = [
+        (int(name.split()[1]), name.endswith(" d1"), sections[name])
+        for name in sections
+        if name.startswith("upgrade ")
+    ]
     out.append(f"SCHEMA_VERSION = {len(upgrades) + 1}")
-    out.append('"""Upgrades: (version, the statements that bring version - 1 to it), in order."""')
-    out.append("UPGRADES: tuple[tuple[int, tuple[str, ...]], ...] = (")
-    for version, statements in upgrades:
-        out.append(f"    ({version}, (")
+    out.append(
+        '"""Upgrades: (version, for D1 only, the statements that bring version - 1 to it)."""'
+    )
+    out.append("UPGRADES: tuple[tuple[int, bool, tuple[str, ...]], ...] = (")
+    for version, d1_only, statements in upgrades:
+        out.append(f"    ({version}, {d1_only}, (")
         out.extend(f"        {stmt!r}," for stmt in statements)
         out.append("    )),")
     out.append(")")

@@ -218,6 +218,7 @@ def test_openapi_describes_every_route(client: TestClient) -> None:
         "/v1/sessions/{session_id}/mirror",
         "/v1/sessions/{session_id}/mirror/verify",
         "/v1/sessions/{session_id}/mirror/resync",
+        "/v1/search",
         "/healthz",
     }
     assert client.get("/docs").status_code == 200

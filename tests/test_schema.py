@@ -122,9 +122,16 @@ def test_an_old_local_mirror_file_is_upgraded_in_place(tmp_path: Path) -> None:
     path = tmp_path / "d1.sqlite"
     conn = sqlite3.connect(path)
     conn.executescript((ROOT / "migrations" / "0001_initial.sql").read_text())
+    conn.execute(
+        "INSERT INTO session_entries (tenant_id, session_id, seq, id, type, content, created_at) "
+        "VALUES ('t', 's', 1, 'e1', 'message', 'written before search existed', 1)"
+    )
+    conn.commit()
     conn.close()
     mirror = SqliteMirror(path)
     assert describe(mirror.sql.connection, "sessions") == describe(d1_side(), "sessions")
+    found = "SELECT rowid FROM entries_fts WHERE entries_fts MATCH 'search'"
+    assert mirror.sql.connection.execute(found).fetchall() == [(1,)], "the index was built"
     assert mirror.sql.connection.execute("PRAGMA user_version").fetchone() == (SCHEMA_VERSION,)
     SqliteMirror(path)  # and again: nothing left to upgrade
 
@@ -134,6 +141,6 @@ def test_each_d1_migration_is_the_same_upgrade_a_durable_object_runs() -> None:
     or D1 and the DOs drift apart from the first upgrade on."""
     files = sorted((ROOT / "migrations").glob("*.sql"))
     assert [int(f.name[:4]) for f in files] == list(range(1, SCHEMA_VERSION + 1))
-    for (version, statements), migration in zip(UPGRADES, files[1:], strict=True):
+    for (version, _, statements), migration in zip(UPGRADES, files[1:], strict=True):
         assert int(migration.name[:4]) == version
         assert tuple(split_statements(migration.read_text())) == statements, migration.name

@@ -71,6 +71,7 @@ export interface AgentSessionsRpc {
       cursor?: string;
     },
   ): Promise<RpcResult<Schemas["SessionPage"]>>;
+  search_entries(tenant: string, query: string, limit?: number): Promise<RpcResult<Schemas["SearchPage"]>>;
   /** The session as JSON Lines (format agent-sessions.v1): the session line, then entries. */
   export_session(tenant: string, sessionId: string): Promise<RpcResult<string>>;
   import_session(tenant: string, jsonl: string, sessionId?: string | null): Promise<RpcResult<Schemas["Session"]>>;

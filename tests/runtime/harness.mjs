@@ -20,6 +20,23 @@ import * as bindings from "./workerd_bindings.mjs";
 const ROOT = fileURLToPath(new URL("../../", import.meta.url));
 const [reportPath, ...pytestArgs] = process.argv.slice(2);
 
+/** A migration's statements; a trigger's body keeps its inner ';' (it ends at "END;"). */
+function statementsOf(text) {
+  const statements = [];
+  let current = [];
+  for (const line of text.split("\n")) {
+    if (line.trim().startsWith("--")) continue;
+    current.push(line);
+    const joined = current.join("\n").trim();
+    const done = /^CREATE TRIGGER/i.test(joined) ? /\bEND;$/i.test(joined) : joined.endsWith(";");
+    if (done) {
+      statements.push(joined.slice(0, -1));
+      current = [];
+    }
+  }
+  return statements;
+}
+
 // Two Workers share one D1 database (same id): a placeholder through which the harness
 // reaches it, and the example consumer Worker, which reads what the Python DOs mirrored.
 async function migratedD1() {
@@ -47,14 +64,7 @@ async function migratedD1() {
   const archive = await mf.getR2Bucket("ARCHIVE", "harness");
   for (const file of readdirSync(`${ROOT}migrations`).sort()) {
     const text = readFileSync(`${ROOT}migrations/${file}`, "utf8");
-    const statements = text
-      .split("\n")
-      .filter((line) => !line.startsWith("--"))
-      .join("\n")
-      .split(";")
-      .map((s) => s.trim())
-      .filter(Boolean);
-    for (const statement of statements) await db.prepare(statement).run();
+    for (const statement of statementsOf(text)) await db.prepare(statement).run();
   }
   return { mf, db, archive };
 }

@@ -148,6 +148,18 @@ class WriterClaim(Strict):
     writer_id: Id
 
 
+class SearchHit(BaseModel):
+    session_id: str
+    seq: int
+    type: str
+    role: str | None
+    snippet: str = Field(description="The matching text, matches in [brackets].")
+
+
+class SearchPage(BaseModel):
+    hits: list[SearchHit]
+
+
 class Writer(BaseModel):
     writer_id: str | None = Field(description="Null until a writer claims the session.")
     epoch: int

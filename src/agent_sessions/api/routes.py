@@ -34,6 +34,7 @@ from .models import (
     Replaced,
     ReplaceRequest,
     Resync,
+    SearchPage,
     Session,
     SessionCreate,
     SessionData,
@@ -43,6 +44,7 @@ from .models import (
     Writer,
     WriterClaim,
 )
+from .search import MAX_HITS, search_entries
 from .services import Services
 from .transfer import export_session, parse_import
 
@@ -126,6 +128,18 @@ async def list_all_sessions(
         "updated_before": updated_before,
     }
     return await list_sessions(services.index, who.tenant, filters, limit, cursor)
+
+
+@router.get("/search", response_model=SearchPage, tags=["sessions"])
+async def search(
+    who: ReaderDep,
+    services: ServicesDep,
+    q: Annotated[str, Query(min_length=1, max_length=1024)],
+    limit: Annotated[int, Query(ge=1, le=MAX_HITS)] = 20,
+) -> Any:
+    """Entries of the caller's tenant whose content has every word of `q`, best first, from
+    D1 (locally, the mirror file): like listings, search follows the mirror."""
+    return await search_entries(services.index, who.tenant, q, limit)
 
 
 @router.post(

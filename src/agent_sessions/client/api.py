@@ -17,6 +17,7 @@ from ..api.models import (
     MirrorStatus,
     Pruned,
     Replaced,
+    SearchPage,
     Session,
     SessionData,
     SessionPage,
@@ -148,6 +149,10 @@ class Operations(Generic[R]):
             "limit": limit, "cursor": cursor,
         }  # fmt: skip
         return self._send(Call("GET", "/v1/sessions", query=query), SessionPage)
+
+    def search_entries(self, q: str, limit: int = 20) -> R:
+        """-> SearchPage: entries whose content has every word of `q`, best first."""
+        return self._send(Call("GET", "/v1/search", query={"q": q, "limit": limit}), SearchPage)
 
     def export_session(self, session_id: str) -> R:
         """-> str (JSON Lines)"""

@@ -1,6 +1,6 @@
 """Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""
 
-SCHEMA_DIGEST = "c53969ee22c86a25"
+SCHEMA_DIGEST = "85ecdf4652a56635"
 
 SHARED_STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', status_changed_at INTEGER, archive_key TEXT, PRIMARY KEY (tenant_id, id) ) STRICT",
@@ -20,17 +20,28 @@ D1_STATEMENTS: tuple[str, ...] = (
     'CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name, status, updated_at)',
     'CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at)',
     'CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at)',
+    "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5( content, content = 'session_entries', content_rowid = 'rowid' )",
+    'CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON session_entries BEGIN INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END',
+    "CREATE TRIGGER IF NOT EXISTS entries_fts_delete AFTER DELETE ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); END",
+    "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
 )
 
-SCHEMA_VERSION = 3
-"""Upgrades: (version, the statements that bring version - 1 to it), in order."""
-UPGRADES: tuple[tuple[int, tuple[str, ...]], ...] = (
-    (2, (
+SCHEMA_VERSION = 4
+"""Upgrades: (version, for D1 only, the statements that bring version - 1 to it)."""
+UPGRADES: tuple[tuple[int, bool, tuple[str, ...]], ...] = (
+    (2, False, (
         'ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER',
         'UPDATE sessions SET status_changed_at = updated_at',
     )),
-    (3, (
+    (3, False, (
         'ALTER TABLE sessions ADD COLUMN archive_key TEXT',
+    )),
+    (4, True, (
+        "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5( content, content = 'session_entries', content_rowid = 'rowid' )",
+        'CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON session_entries BEGIN INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END',
+        "CREATE TRIGGER IF NOT EXISTS entries_fts_delete AFTER DELETE ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); END",
+        "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
+        "INSERT INTO entries_fts (entries_fts) VALUES ('rebuild')",
     )),
 )
 

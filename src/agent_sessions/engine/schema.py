@@ -23,10 +23,11 @@ _DIGEST_KEY = "schema_digest"
 _VERSION_KEY = "schema_version"
 
 
-def _upgrade(sql: SqlPort, version: int) -> None:
-    """Run the upgrades above `version` (the layout an existing store has)."""
-    for target, statements in UPGRADES:
-        if target > version:
+def _upgrade(sql: SqlPort, version: int, *, d1: bool) -> None:
+    """Run the upgrades above `version` (the layout an existing store has); upgrades for D1
+    alone (search) only where `d1`."""
+    for target, d1_only, statements in UPGRADES:
+        if target > version and (d1 or not d1_only):
             for statement in statements:
                 sql.execute(statement)
 
@@ -43,7 +44,7 @@ def ensure_schema(sql: SqlPort) -> None:
 
     def create() -> None:
         if existing is not None:
-            _upgrade(sql, existing)
+            _upgrade(sql, existing, d1=False)
         for statement in SHARED_STATEMENTS + DO_STATEMENTS:
             sql.execute(statement)
         sql.execute(q.UPSERT_META, (_VERSION_KEY, str(SCHEMA_VERSION)))
@@ -61,7 +62,7 @@ def ensure_mirror_schema(sql: SqlPort) -> None:
 
     def create() -> None:
         if existing is not None:
-            _upgrade(sql, existing)
+            _upgrade(sql, existing, d1=True)
         for statement in SHARED_STATEMENTS + D1_STATEMENTS:
             sql.execute(statement)
         sql.execute(q.SET_USER_VERSION)

@@ -22,6 +22,7 @@ from ..adapters.d1 import D1Mirror
 from ..api.auth import TOKENS_VARIABLE, TokenTable
 from ..api.fork import fork_session
 from ..api.listing import list_sessions
+from ..api.search import search_entries
 from ..api.services import Services
 from ..api.sessions import Sessions
 from ..api.transfer import export_session, parse_import
@@ -174,6 +175,13 @@ class Default(WorkerEntrypoint):
             limit, cursor = f.pop("limit", DEFAULT_PAGE_SIZE), f.pop("cursor", None)
             principal = self._key(tenant, "list")  # validates the tenant id
             return await list_sessions(s.index, principal.tenant_id, f, limit, cursor)
+
+        return await self._rpc(call)
+
+    async def search_entries(self, tenant: Any, query: Any, limit: Any = 20) -> dict[str, Any]:
+        async def call(s: Services) -> Any:
+            principal = self._key(tenant, "search")  # validates the tenant id
+            return await search_entries(s.index, principal.tenant_id, to_python(query), limit)
 
         return await self._rpc(call)
 

@@ -1,0 +1,38 @@
+"""Full-text search over entry content, in D1 (locally, the mirror file).
+
+D1 keeps an FTS5 index of `session_entries.content` (schema.sql's d1 section), so search
+follows the mirror like listings do. The caller's words become quoted FTS5 terms, all of
+which must match (in any order): FTS5's query syntax never reaches the index from user input,
+and every value is bound.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..engine import InvalidInput
+from ..engine.values import check_count, check_text
+from ..mirror.ports import MirrorPort
+
+MAX_HITS = 100
+SEARCH = (
+    "SELECT e.session_id, e.seq, e.type, e.role, "
+    "snippet(entries_fts, 0, '[', ']', '…', 16) AS snippet "
+    "FROM entries_fts JOIN session_entries e ON e.rowid = entries_fts.rowid "
+    "WHERE entries_fts MATCH ? AND e.tenant_id = ? "
+    "ORDER BY rank, e.session_id, e.seq LIMIT ?"
+)
+
+
+def match_expression(text: Any) -> str:
+    words = (check_text(text, "q") or "").split()
+    if not words:
+        raise InvalidInput("q needs at least one word", {"field": "q"})
+    return " ".join('"' + word.replace('"', '""') + '"' for word in words)
+
+
+async def search_entries(index: MirrorPort, tenant: str, query: Any, limit: Any) -> dict[str, Any]:
+    if not 1 <= check_count(limit, "limit") <= MAX_HITS:
+        raise InvalidInput(f"limit must be from 1 to {MAX_HITS}", {"field": "limit"})
+    rows = await index.query(SEARCH, (match_expression(query), tenant, limit))
+    return {"hits": [dict(r) for r in rows]}

@@ -1,0 +1,134 @@
+"""Full-text search (FTS5 in D1, locally the mirror file), through the API: the index must
+answer exactly what a plain LIKE scan of the same rows answers, and follow every change the
+mirror makes."""
+
+from __future__ import annotations
+
+import asyncio
+import random
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+
+from agent_sessions.api.auth import TokenTable
+from agent_sessions.local.server import local_app
+from agent_sessions.local.store import LocalStore
+
+WORDS = ["alpha", "beta", "gamma", "delta", "kappa", "lambda", "omega", "sigma", "theta", "zeta"]
+TOKENS = {"tok-a-0123456789abcdef": "a", "tok-b-0123456789abcdef": "b"}
+
+
+class Api:
+    def __init__(self, data: Path) -> None:
+        self.store = LocalStore(data)
+        tokens = TokenTable.parse(",".join(f"{t}={n}" for t, n in TOKENS.items()))
+        self.client = TestClient(local_app(data, tokens, self.store))
+        self.d1 = sqlite3.connect(data / "d1.sqlite")
+
+    def call(self, tenant: str, method: str, path: str, **kw: object) -> object:
+        token = next(t for t, n in TOKENS.items() if n == tenant)
+        response = self.client.request(
+            method, path, headers={"authorization": f"Bearer {token}"}, **kw
+        )
+        return response
+
+    def settle(self) -> None:
+        asyncio.run(self.store.settle())
+
+    def search(self, tenant: str, q: str) -> set[tuple[str, int]]:
+        answer = self.call(tenant, "GET", "/v1/search", params={"q": q, "limit": 100})
+        assert answer.status_code == 200, answer.text
+        return {(h["session_id"], h["seq"]) for h in answer.json()["hits"]}
+
+    def like(self, tenant: str, q: str) -> set[tuple[str, int]]:
+        clauses = " AND ".join("(' ' || content || ' ') LIKE ?" for _ in q.split())
+        rows = self.d1.execute(
+            f"SELECT session_id, seq FROM session_entries WHERE tenant_id = ? AND {clauses}",
+            (tenant, *(f"% {w} %" for w in q.split())),
+        )
+        return set(rows.fetchall())
+
+
+@pytest.fixture
+def api(tmp_path: Path) -> Iterator[Api]:
+    made = Api(tmp_path / "data")
+    with made.client:
+        yield made
+    made.d1.close()
+
+
+def seed(api: Api, rng: random.Random) -> None:
+    for tenant in ("a", "b"):
+        for n in range(6):
+            sid = f"s{n}"
+            api.call(tenant, "POST", "/v1/sessions", json={"id": sid})
+            entries = [
+                {"type": "message", "content": " ".join(rng.choices(WORDS, k=rng.randint(1, 6)))}
+                for _ in range(rng.randint(5, 15))
+            ]
+            api.call(tenant, "POST", f"/v1/sessions/{sid}/entries", json={"entries": entries})
+    api.settle()
+
+
+QUERIES = ["alpha", "omega", "beta gamma", "zeta theta kappa", "delta"]
+
+
+def test_search_answers_what_a_like_scan_answers(api: Api) -> None:
+    seed(api, random.Random(7))
+    for q in QUERIES:
+        found = api.search("a", q)
+        assert found == api.like("a", q), q
+    assert any(api.search("a", q) for q in QUERIES), "the seeded data must have hits"
+
+
+def test_the_index_follows_prunes_replaces_and_deletes(api: Api) -> None:
+    seed(api, random.Random(11))
+    api.call("a", "POST", "/v1/sessions/s0/prune", json={"before_seq": 4})
+    replacement = {"from_seq": 3, "entries": [{"type": "message", "content": "omega omega"}]}
+    api.call("a", "POST", "/v1/sessions/s1/replace", json=replacement)
+    api.call("a", "DELETE", "/v1/sessions/s2")
+    api.call("a", "POST", "/v1/sessions/s3/mirror/resync")
+    api.settle()
+    for q in QUERIES:
+        assert api.search("a", q) == api.like("a", q), q
+    assert any(s == "s1" for s, _ in api.search("a", "omega")), "the replacement is found"
+    assert not any(s == "s2" for q in QUERIES for s, _ in api.search("a", q))
+
+
+def test_tenants_search_only_their_own_entries(api: Api) -> None:
+    api.call("a", "POST", "/v1/sessions", json={"id": "x"})
+    api.call("a", "POST", "/v1/sessions/x/entries",
+             json={"entries": [{"type": "message", "content": "secret plan"}]})  # fmt: skip
+    api.settle()
+    assert api.search("a", "secret") == {("x", 1)}
+    assert api.search("b", "secret") == set()
+
+
+@pytest.mark.parametrize("q", ['"', "*", "NEAR(a b)", "a OR", "(", "-x", "col:val"])
+def test_query_syntax_is_never_interpreted(api: Api, q: str) -> None:
+    answer = api.call("a", "GET", "/v1/search", params={"q": q})
+    assert answer.status_code == 200, answer.text
+
+
+@pytest.mark.parametrize("q", ["", "   "])
+def test_an_empty_query_is_refused(api: Api, q: str) -> None:
+    answer = api.call("a", "GET", "/v1/search", params={"q": q})
+    assert answer.status_code == 422
+
+
+def test_deleted_entries_leave_the_index_even_when_their_rowids_are_reused(api: Api) -> None:
+    """D1 gives new rows the rowids of the newest deleted ones; the index must have let go of
+    the old words, or the new rows would be found by them."""
+    api.call("a", "POST", "/v1/sessions", json={"id": "r"})
+    old = [{"type": "message", "content": "alpha"} for _ in range(3)]
+    api.call("a", "POST", "/v1/sessions/r/entries", json={"entries": old})
+    api.settle()
+    assert api.search("a", "alpha") == {("r", 1), ("r", 2), ("r", 3)}
+    new = {"from_seq": 2, "entries": [{"type": "message", "content": "beta"}] * 2}
+    assert api.call("a", "POST", "/v1/sessions/r/replace", json=new).status_code == 200
+    api.settle()
+    assert api.search("a", "alpha") == api.like("a", "alpha") == {("r", 1)}
+    assert api.search("a", "beta") == {("r", 4), ("r", 5)}
