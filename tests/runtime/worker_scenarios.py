@@ -238,6 +238,10 @@ async def gateway_rpc_for_service_bindings() -> None:
     await H.settle()
     listed = await gateway.list_sessions(as_js("svc"), as_js({"user_id": "eve"}))
     assert sorted(s["id"] for s in listed["ok"]["sessions"]) == ["rpc1", "rpc2"], listed
+    found = await gateway.search_entries(as_js("svc"), as_js("via rpc"), as_js(10))
+    hits = sorted((h["session_id"], h["seq"]) for h in found["ok"]["hits"])
+    assert hits == [("rpc1", 1), ("rpc2", 1)], found  # FTS5 in miniflare's real D1
+    assert "[via] [rpc]" in found["ok"]["hits"][0]["snippet"], found
     missing = await gateway.get_session(as_js("svc"), as_js("nope"))
     assert missing["error"]["code"] == "not_found", missing
     bad = await gateway.append(as_js("svc"), as_js("rpc1"), as_js([{"role": "x"}]), as_js(None))

@@ -6,8 +6,10 @@ from collections.abc import Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
+from fastapi.responses import HTMLResponse
 
 from .. import __version__
+from ..console import PAGE
 from ..engine.limits import MAX_APPEND_BYTES, MAX_DATA_BYTES
 from .errors import BodyLimit, install_error_handlers
 from .models import ErrorBody
@@ -52,6 +54,11 @@ def create_app(
     install_error_handlers(app)
     app.add_middleware(BodyLimit, limit=MAX_REQUEST_BYTES)
     app.include_router(router)
+
+    @app.get("/console", response_class=HTMLResponse, include_in_schema=False)
+    async def console() -> str:
+        """The sessions console (agent_sessions/console): browse, search, inspect."""
+        return PAGE
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, Any]:
