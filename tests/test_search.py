@@ -107,13 +107,13 @@ def test_tenants_search_only_their_own_entries(api: Api) -> None:
     assert api.search("b", "secret") == set()
 
 
-@pytest.mark.parametrize("q", ['"', "*", "NEAR(a b)", "a OR", "(", "-x", "col:val"])
+@pytest.mark.parametrize("q", ['"', "*", "NEAR(a b)", "a OR", "(", "-x", "col:val", "a\x00b", "'"])
 def test_query_syntax_is_never_interpreted(api: Api, q: str) -> None:
     answer = api.call("a", "GET", "/v1/search", params={"q": q})
     assert answer.status_code == 200, answer.text
 
 
-@pytest.mark.parametrize("q", ["", "   "])
+@pytest.mark.parametrize("q", ["", "   ", "\x00"])
 def test_an_empty_query_is_refused(api: Api, q: str) -> None:
     answer = api.call("a", "GET", "/v1/search", params={"q": q})
     assert answer.status_code == 422

@@ -25,7 +25,8 @@ SEARCH = (
 
 
 def match_expression(text: Any) -> str:
-    words = (check_text(text, "q") or "").split()
+    # A NUL would end the quoted term early inside SQLite (found by the fuzzer): a separator.
+    words = (check_text(text, "q") or "").replace("\x00", " ").split()
     if not words:
         raise InvalidInput("q needs at least one word", {"field": "q"})
     return " ".join('"' + word.replace('"', '""') + '"' for word in words)
