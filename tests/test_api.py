@@ -417,3 +417,34 @@ def test_fenced_writers_over_http(client: TestClient) -> None:
     error = error_of(client.post("/v1/sessions/f/entries", json=stale), 409, "fenced")
     assert error["details"]["reason"] == "stale_epoch"
     assert client.get("/v1/sessions/f").json()["entry_count"] == 1
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body"),
+    [
+        ("POST", "/v1/sessions", '{"id": "u1", "title": "a\\ud800"}'),
+        ("POST", "/v1/sessions", '{"id": "u2", "metadata": {"k": "\\ud800"}}'),
+        (
+            "POST",
+            "/v1/sessions/lone/entries",
+            '{"entries": [{"type": "message", "content": "a\\ud800"}]}',
+        ),
+        (
+            "POST",
+            "/v1/sessions/lone/entries",
+            '{"entries": [{"type": "custom", "payload": ["\\udc00"]}]}',
+        ),
+        ("PUT", "/v1/sessions/lone/data", '{"data": "\\ud800"}'),
+    ],
+)
+def test_a_lone_surrogate_is_refused_and_changes_nothing(
+    client: TestClient, method: str, path: str, body: str
+) -> None:
+    """JSON can escape half a UTF-16 pair; no UTF-8 store can hold it: 422, never 500."""
+    client.post("/v1/sessions", json={"id": "lone"})
+    before = client.get("/v1/sessions/lone").json()
+    answer = client.request(
+        method, path, content=body, headers={"content-type": "application/json"}
+    )
+    assert answer.status_code == 422, answer.text
+    assert client.get("/v1/sessions/lone").json() == before

@@ -51,6 +51,8 @@ def check_text(value: Any, field: str, limit: int | None = MAX_TEXT_FIELD) -> st
         return None
     if not isinstance(value, str):
         raise InvalidInput(f"{field} must be a string", {"field": field})
+    if not value.isascii():
+        _utf8(value, field)
     if limit is not None and len(value) > limit:
         raise InvalidInput(f"{field} is longer than {limit} characters", {"field": field})
     return value
@@ -78,8 +80,18 @@ def encode_json(value: Any, field: str, limit: int) -> str:
     return text
 
 
+def _utf8(text: str, field: str) -> bytes:
+    """JSON may carry a lone surrogate ("\\ud800"), which no UTF-8 store can hold."""
+    try:
+        return text.encode()
+    except UnicodeEncodeError:
+        raise InvalidInput(
+            f"{field} is not valid Unicode text (it holds a lone surrogate)", {"field": field}
+        ) from None
+
+
 def check_size(text: str, field: str, limit: int) -> int:
-    size = len(text.encode())
+    size = len(_utf8(text, field))
     if size > limit:
         raise TooLarge(
             f"{field} is {size} bytes; the limit is {limit}", {"field": field, "limit": limit}
