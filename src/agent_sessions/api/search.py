@@ -24,16 +24,20 @@ SEARCH = (
 )
 
 
-def match_expression(text: Any) -> str:
-    # A NUL would end the quoted term early inside SQLite (found by the fuzzer): a separator.
+def match_expression(text: Any) -> str | None:
+    """Quoted terms for FTS5, or None when `text` has no words (it then finds nothing).
+    A NUL would end a quoted term early inside SQLite (found by the fuzzer): a separator."""
     words = (check_text(text, "q") or "").replace("\x00", " ").split()
     if not words:
-        raise InvalidInput("q needs at least one word", {"field": "q"})
+        return None
     return " ".join('"' + word.replace('"', '""') + '"' for word in words)
 
 
 async def search_entries(index: MirrorPort, tenant: str, query: Any, limit: Any) -> dict[str, Any]:
     if not 1 <= check_count(limit, "limit") <= MAX_HITS:
         raise InvalidInput(f"limit must be from 1 to {MAX_HITS}", {"field": "limit"})
-    rows = await index.query(SEARCH, (match_expression(query), tenant, limit))
+    expression = match_expression(query)
+    if expression is None:
+        return {"hits": []}
+    rows = await index.query(SEARCH, (expression, tenant, limit))
     return {"hits": [dict(r) for r in rows]}
