@@ -705,6 +705,20 @@ class TestBranchesAndCompaction:
             engine.replace_history(key, 3, [{"type": "message", "id": "m1"}])
         assert snapshot(backend) == before
 
+    def test_an_id_freed_by_a_prune_and_taken_again_cannot_close_a_cycle(
+        self, engine: SessionEngine, key: SessionKey
+    ) -> None:
+        """c's parent b is pruned; a new b (after c) would make the walk c -> b -> c forever:
+        the walk only goes to earlier entries, so the branch ends at c."""
+        engine.create_session(key)
+        for entry_id in ("a", "b", "c"):
+            engine.append(key, [{"type": "message", "id": entry_id}])
+        engine.set_leaf(key, "c")
+        engine.prune(key, 3)
+        engine.append(key, [{"type": "message", "id": "b"}])  # hangs off c
+        context = engine.read_context(key)["entries"]
+        assert [(e["id"], e["seq"]) for e in context] == [("c", 3), ("b", 4)]
+
     def test_prune_removes_old_entries_and_keeps_counters_exact(
         self, engine: SessionEngine, key: SessionKey, backend: Backend
     ) -> None:

@@ -64,7 +64,8 @@ class Model:
             chain.append(node)
             if node.type == "compaction" and floor == 0:
                 floor = node.payload["first_kept_seq"]
-            node = self.by_id(node.parent) if node.parent else None
+            parent = self.by_id(node.parent) if node.parent else None
+            node = parent if parent is not None and parent.seq < node.seq else None
         chain = [e for e in chain if e.seq >= floor]
         seqs = sorted(e.seq for e in chain)
         compactions = [e.seq for e in chain if e.type == "compaction"]

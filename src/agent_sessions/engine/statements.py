@@ -79,9 +79,12 @@ UPDATE_COMPACTED = f"UPDATE sessions SET compacted_through_seq = ? WHERE {SESSIO
 
 # The current branch, walked from the leaf through parent_id. Passing a compaction entry sets a
 # floor (its payload's first_kept_seq) below which the walk stops, so a load reads the kept
-# entries and what came after, not the whole history. The walk carries each entry's columns,
-# so every row is read once. No ORDER BY: sorting a long branch made SQLite spill it to a
-# temporary file and read it back (twice the bytes, measured in bench/); the engine sorts.
+# entries and what came after, not the whole history. A parent is always an earlier entry, so
+# the walk only goes down in seq: an id freed by a prune and taken again by a later entry
+# cuts the branch there instead of closing a cycle (which would never end). The walk carries
+# each entry's columns, so every row is read once. No ORDER BY: sorting a long branch made
+# SQLite spill it to a temporary file and read it back (twice the bytes, measured in
+# bench/); the engine sorts.
 _CONTEXT_COLUMNS = ", ".join(ENTRY_READ_COLUMNS)
 _FLOOR = "CASE WHEN type = 'compaction' THEN json_extract(payload, '$.first_kept_seq') ELSE 0 END"
 SELECT_CONTEXT = f"""
@@ -94,7 +97,7 @@ WITH RECURSIVE branch({_CONTEXT_COLUMNS}, floor) AS (
               THEN json_extract(e.payload, '$.first_kept_seq') ELSE b.floor END
   FROM branch b JOIN session_entries e
     ON e.tenant_id = ? AND e.session_id = ? AND e.id = b.parent_id
-  WHERE e.seq >= b.floor
+  WHERE e.seq >= b.floor AND e.seq < b.seq
 )
 SELECT {_CONTEXT_COLUMNS} FROM branch
 """
