@@ -135,14 +135,17 @@ class SessionHost:
         swept = self.engine.sweep()
         due = [swept["next_due_at"]]
         if self.cold is not None:
-            # Evictions change what this instance knows; anything used meanwhile is checked again.
-            self._checked.clear()
-            self._archived.clear()
-            due.append(await self.cold.run(self._clock(), self._drain_pending))
+            due.append(await self.cold.run(self._clock(), self._drain_pending, self._recheck))
         status = await self.drain.drain()
         due.append(status["next_attempt_at"])
         times = [t for t in due if t is not None]
         return min(times) if times else None
+
+    def _recheck(self) -> None:
+        """Archiving changes what this instance knows: anything used from now on (also while
+        the archive awaits R2) is checked again."""
+        self._checked.clear()
+        self._archived.clear()
 
     async def _drain_pending(self) -> int:
         return (await self.drain.drain())["pending"]

@@ -99,16 +99,22 @@ class ColdTier:
         self._engine.restore(key, session, entries)
         return True
 
-    async def run(self, now: int, drain: Callable[[], Awaitable[int]]) -> int | None:
-        """The alarm's part: archive what is due, delete archived sessions whose expiry came.
+    async def run(
+        self, now: int, drain: Callable[[], Awaitable[int]], changing: Callable[[], None]
+    ) -> int | None:
+        """The alarm's part: archive what is due, delete archived sessions whose expiry came;
+        `changing` is called first when there is any (what the host knows goes stale).
         Returns when the tier is due again."""
-        for key, target in self._engine.expired_evictions():
+        expired = self._engine.expired_evictions()
+        due_now = [] if self._after_ms is None else self._engine.archive_due(now, self._after_ms)
+        if expired or due_now:
+            changing()
+        for key, target in expired:
             if self._engine.delete_evicted(key):
                 await self._archive.delete(target)
         waiting = False
-        if self._after_ms is not None:
-            for key in self._engine.archive_due(now, self._after_ms):
-                waiting |= not await self.archive(key, drain)
+        for key in due_now:
+            waiting |= not await self.archive(key, drain)
         due = [self._engine.next_evicted_expiry()]
         if self._after_ms is not None:
             due.append(self._engine.next_archive_at(self._after_ms))

@@ -275,12 +275,10 @@ class SessionEngine:
                 else:
                     self._update(key, {"status": "abandoned"})
                     abandoned.append(key.session_id)
-            due = self._sql.execute(q.SELECT_NEXT_DUE, (idle,))[0]["due"]
-            # The sum is a REAL in a Durable Object, where every bound number is one.
             return {
                 "expired": expired,
                 "abandoned": abandoned,
-                "next_due_at": None if due is None else int(due),
+                "next_due_at": self._due(q.SELECT_NEXT_DUE, (idle,)),
             }
 
         return self._sql.transaction(write)
@@ -293,8 +291,7 @@ class SessionEngine:
         return [SessionKey(r["tenant_id"], r["id"]) for r in rows]
 
     def next_archive_at(self, after_ms: int) -> int | None:
-        due = self._sql.execute(q.SELECT_NEXT_ARCHIVE, (after_ms,))[0]["due"]
-        return None if due is None else int(due)  # a REAL in a Durable Object
+        return self._due(q.SELECT_NEXT_ARCHIVE, (after_ms,))
 
     def mark_archived(self, key: SessionKey, archive_key: str) -> dict[str, Any]:
         """Step 1: status 'archived' and the snapshot's key, mirrored to D1 like any change
@@ -367,11 +364,7 @@ class SessionEngine:
                 raise NotFound(f"session {key.session_id!r} has no current snapshot")
             row = values["session"]
             self._sql.execute(q.INSERT_SESSION, [row[c] for c in q.SESSION_COLUMNS])
-            per = q.ENTRY_ROWS_PER_INSERT
-            rows = values["entries"]
-            for start in range(0, len(rows), per):
-                chunk = rows[start : start + per]
-                self._sql.execute(q.insert_entries(len(chunk)), list(chain.from_iterable(chunk)))
+            self._insert_rows(values["entries"])
             self._sql.execute(q.DELETE_EVICTED, key.params)
             return _summary(self._require(key))
 
@@ -399,8 +392,7 @@ class SessionEngine:
         return [(SessionKey(r["tenant_id"], r["session_id"]), r["archive_key"]) for r in rows]
 
     def next_evicted_expiry(self) -> int | None:
-        due = self._sql.execute(q.SELECT_NEXT_EVICTED_EXPIRY)[0]["due"]
-        return None if due is None else int(due)
+        return self._due(q.SELECT_NEXT_EVICTED_EXPIRY, ())
 
     def delete_evicted(self, key: SessionKey) -> bool:
         """Delete a session that lives only in the archive (its expiry came): D1 gets the
@@ -820,10 +812,7 @@ class SessionEngine:
         compacted = _compaction_floor(batch, seqs)
         if compacted is not None and compacted > session["compacted_through_seq"]:
             self._sql.execute(q.UPDATE_COMPACTED, (compacted, *key.params))
-        per = q.ENTRY_ROWS_PER_INSERT
-        for start in range(0, len(rows), per):
-            chunk = rows[start : start + per]
-            self._sql.execute(q.insert_entries(len(chunk)), list(chain.from_iterable(chunk)))
+        self._insert_rows(rows)
         version = session["version"] + 1
         self._sql.execute(
             q.UPDATE_AFTER_APPEND,
@@ -848,6 +837,19 @@ class SessionEngine:
         }
 
     # -- helpers ------------------------------------------------------------------------
+
+    def _insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
+        """Entry rows (in ENTRY_COLUMNS order) as multi-row INSERTs within the bind limit."""
+        per = q.ENTRY_ROWS_PER_INSERT
+        for start in range(0, len(rows), per):
+            chunk = rows[start : start + per]
+            self._sql.execute(q.insert_entries(len(chunk)), list(chain.from_iterable(chunk)))
+
+    def _due(self, statement: str, params: Sequence[Any]) -> int | None:
+        """A `min(...) AS due` time: a REAL in a Durable Object, where every bound number is
+        one, so it comes back as an int here."""
+        due = self._sql.execute(statement, params)[0]["due"]
+        return None if due is None else int(due)
 
     def _require(self, key: SessionKey, statement: str = q.SELECT_SESSION) -> Row:
         rows = self._sql.execute(statement, key.params)
