@@ -5,6 +5,9 @@ the Worker imports is installed here from PyPI for the `pyemscripten_2026_0_wasm
 (Python 3.14): pure wheels as they are, pydantic-core as its WebAssembly wheel. Wrangler then
 uploads python_modules/ with the Worker. Nothing here is committed.
 
+The example Python Worker (examples/python-rpc-worker) gets the runtime SDK, its only
+dependency, in its own python_modules/, as its wrangler.toml asks.
+
 `--test-site` also installs pytest, for Pyodide, into .pyodide-test-site/: the Pyodide test
 tier (tests/runtime/) runs the engine's conformance suite inside Pyodide with it.
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "python_modules"
+EXAMPLE_TARGET = ROOT / "examples" / "python-rpc-worker" / "python_modules"
 TEST_SITE = ROOT / ".pyodide-test-site"
 TEST_REQUIREMENTS = ["pytest>=8"]
 PLATFORM = [
@@ -30,9 +34,14 @@ PLATFORM = [
 ]  # fmt: skip
 
 
+def sdk() -> list[str]:
+    project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
+    return project["optional-dependencies"]["worker"]
+
+
 def requirements() -> list[str]:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
-    return [*project["dependencies"], *project["optional-dependencies"]["worker"]]
+    return [*project["dependencies"], *sdk()]
 
 
 def install(target: Path, packages: list[str]) -> None:
@@ -42,11 +51,13 @@ def install(target: Path, packages: list[str]) -> None:
     subprocess.run(command, check=True)
     for junk in (target / "bin", *target.glob("**/__pycache__")):
         shutil.rmtree(junk, ignore_errors=True)
-    print(f"vendored {len(list(target.glob('*.dist-info')))} packages into {target.name}/")
+    count = len(list(target.glob("*.dist-info")))
+    print(f"vendored {count} packages into {target.relative_to(ROOT)}/")
 
 
 def main() -> int:
     install(TARGET, requirements())
+    install(EXAMPLE_TARGET, sdk())
     if "--test-site" in sys.argv[1:]:
         install(TEST_SITE, TEST_REQUIREMENTS)
     return 0

@@ -1,7 +1,8 @@
 """`SqlPort` over a Durable Object's `ctx.storage.sql` (inside Pyodide, in workerd).
 
 The SDK wraps `ctx.storage`, so arguments go through `python_to_rpc` and rows come back as
-dicts. Cursors are consumed at once (`toArray`), before any other await can run.
+dicts. Cursors are consumed at once (`toArray`), before any other await can run. The callable
+given to `transactionSync` is a once-callable: freed after its one call, not leaked.
 """
 
 from __future__ import annotations
@@ -14,13 +15,12 @@ from ..engine.ports import IntegrityViolation, Row, SqlValue
 T = TypeVar("T")
 
 
-def _once(fn: Callable[[], None]) -> Any:
-    """A JS function that calls `fn` once and is freed after, instead of a leaked proxy."""
-    try:
-        from pyodide.ffi import create_once_callable  # noqa: PLC0415 - only inside Pyodide
-    except ImportError:  # CPython: a test double of the storage takes the callable as is
+try:
+    from pyodide.ffi import create_once_callable
+except ImportError:  # CPython: a test double of the storage takes the callable as it is
+
+    def create_once_callable(fn: Callable[[], None]) -> Any:  # type: ignore[misc]
         return fn
-    return create_once_callable(fn)
 
 
 def _row(row: Any) -> Row:
@@ -57,7 +57,7 @@ class DurableObjectSql:
                 raise
 
         try:
-            self._storage.transactionSync(_once(run))
+            self._storage.transactionSync(create_once_callable(run))
         except BaseException:
             if "error" in outcome:
                 raise outcome["error"] from None

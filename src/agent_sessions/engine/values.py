@@ -8,8 +8,8 @@ ints (a bool is refused: the Durable Object would store it as the text 'true').
 from __future__ import annotations
 
 import json
-import random
 import re
+import secrets
 import time
 from typing import Any
 
@@ -24,15 +24,13 @@ hands 2**52 + 1 to JavaScript as a number but 2**53 - 1 already as a BigInt, whi
 D1 refuse to bind."""
 
 
-_random = random.Random()
-"""Seeded from the OS at import; ids need to be unique, not secret (tokens guard access)."""
-
-
 def new_id() -> str:
     """32 hex digits: the time in milliseconds, then 80 random bits. Time-ordered, so new
     entries' ids land at the end of the id index instead of on a random page of it: an append
-    then rewrites the same index page however long the history (measured in bench/)."""
-    return f"{int(time.time() * 1000):012x}{_random.getrandbits(80):020x}"
+    then rewrites the same index page however long the history (measured in bench/).
+    The random bits are drawn per call: workerd refuses entropy at import (the top level is
+    what the deploy-time snapshot captures), so no generator may be seeded at module level."""
+    return f"{int(time.time() * 1000):012x}{secrets.randbits(80):020x}"
 
 
 def check_id(value: Any, field: str) -> str:

@@ -1,8 +1,10 @@
 """The gateway Worker (`Default`): HTTP through the SDK's ASGI bridge, and RPC methods for
 other Workers bound to it with a service binding. Both route to the session's DO.
 
-FastAPI is imported on the first HTTP request, not at module import, so RPC traffic never
-pays its start-up cost.
+Everything, FastAPI and the app included, is imported and built at module level: the
+deploy-time memory snapshot captures the top level, so a cold isolate restores it instead of
+importing on its first request, and the SDK's import patches (e.g. `anyio.to_thread` run
+inline) only reach modules imported before the first request.
 
 RPC methods take the tenant first (a service binding is trusted: whoever can bind this
 Worker chooses the tenant), positional arguments only, and answer {"ok": result} or
@@ -16,9 +18,10 @@ from collections.abc import Awaitable, Callable
 from functools import cache
 from typing import Any
 
-from workers import WorkerEntrypoint
+from workers import WorkerEntrypoint, asgi
 
 from ..adapters.d1 import D1Mirror
+from ..api.app import create_app
 from ..api.auth import TOKENS_VARIABLE, TokenTable
 from ..api.fork import fork_session
 from ..api.listing import list_sessions
@@ -56,11 +59,7 @@ def services_of(env: Any) -> Services:
     )
 
 
-@cache
-def http_app() -> Any:
-    from ..api.app import create_app  # noqa: PLC0415 - heavy; see the module docstring
-
-    return create_app(lambda request: services_of(request.scope["env"]))
+HTTP_APP = create_app(lambda request: services_of(request.scope["env"]))
 
 
 def _options(value: Any, what: str) -> dict[str, Any]:
@@ -74,9 +73,7 @@ def _options(value: Any, what: str) -> dict[str, Any]:
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Any:
-        from workers import asgi  # noqa: PLC0415 - the SDK's ASGI bridge
-
-        return await asgi.fetch(http_app(), request, self.env, self.ctx)
+        return await asgi.fetch(HTTP_APP, request, self.env, self.ctx)
 
     async def _rpc(self, call: Callable[[Services], Awaitable[Any]]) -> dict[str, Any]:
         try:

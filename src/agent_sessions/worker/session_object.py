@@ -12,7 +12,6 @@ traffic skips their start-up.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from workers import DurableObject
@@ -25,7 +24,7 @@ from ..engine.lifecycle import Lifecycle
 from ..engine.sessions import now_ms
 from ..host import DEFAULT_ARCHIVE_PREFIX, SessionHost
 from ..mirror.limits import FAST_PATH_DELAY_MS
-from .boundary import to_python
+from .boundary import to_python, wait_until
 
 
 class SessionObject(DurableObject):
@@ -51,7 +50,7 @@ class SessionObject(DurableObject):
 
     async def _after_write(self) -> None:
         await self._alarm_no_later_than(now_ms() + FAST_PATH_DELAY_MS)
-        self.ctx.waitUntil(asyncio.ensure_future(self._drain()))
+        wait_until(self.ctx, self._drain())
 
     async def _alarm_no_later_than(self, at: int) -> None:
         if self._alarm_at is None:

@@ -1,0 +1,318 @@
+"""The Workers under test, run by real `wrangler dev` in real workerd, as a developer runs them.
+
+One stack is three `wrangler dev` processes that find each other through wrangler's dev
+registry (a directory of the stack's own), the way separate deployed Workers reach each other:
+
+- **sessions**: this repository's `wrangler.toml`, unchanged, with local D1, R2 and Durable
+  Object state, plus, in the same process and so sharing that D1 and R2, the example consumer
+  Worker (examples/consumer-worker) and the tests' driver (tests/workerd/driver);
+- **door**: the tests' way in to the driver (wrangler exposes only a process's first Worker);
+- **notes**: the example Python Worker (examples/python-rpc-worker), calling agent-sessions over
+  its service binding.
+
+Every process's log is kept, and `new_problems` reads what it printed since a mark: a test
+asserts that workerd logged no error and no warning.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import json
+import os
+import re
+import sqlite3
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from email.message import Message
+from pathlib import Path
+from typing import Any
+
+from ..conftest import ROOT
+from ..servers import free_port
+
+sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
+import env as workerd_env
+
+HERE = Path(__file__).resolve().parent
+WRANGLER = ROOT / "node_modules" / ".bin" / "wrangler"
+TOKEN = "workerd-tier-token-0123456789"
+READ_ONLY_TOKEN = "workerd-tier-token-read-only-01"
+OTHER_TENANT_TOKEN = "workerd-tier-token-other-tenant"
+TOKENS = f"{TOKEN}=default,{READ_ONLY_TOKEN}=default:ro,{OTHER_TENANT_TOKEN}=acme"
+PROBLEM = re.compile(
+    r"\[ERROR\]|\[WARNING\]|\[wrangler:(warn|error)\]|Uncaught|Traceback|borrowed proxy|"
+    r"failed to start",
+    re.IGNORECASE,
+)
+ANSI = re.compile(r"\x1b\[[0-9;]*m")
+"""wrangler colours its log even with NO_COLOR; the checks read it plain."""
+START_TIMEOUT_S = 120
+
+
+class StartFailed(RuntimeError):
+    """A `wrangler dev` process exited or never became ready; the message holds its log."""
+
+
+@dataclass
+class Wrangler:
+    """One `wrangler dev` process and its log."""
+
+    name: str
+    configs: list[Path]
+    cwd: Path
+    state: Path
+    env: Mapping[str, str]
+    python: bool = False
+    variables: Mapping[str, str] = field(default_factory=dict)
+    port: int = field(default_factory=free_port)
+
+    def __post_init__(self) -> None:
+        self.log_path = self.state.parent / f"{self.name}.log"
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def base(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def start(self) -> None:
+        command = [str(WRANGLER), "dev"]
+        for config in self.configs:
+            command += ["-c", str(config)]
+        command += ["--ip", "127.0.0.1", "--port", str(self.port)]
+        command += ["--inspector-port", str(free_port()), "--persist-to", str(self.state)]
+        command += ["--show-interactive-dev-session=false"]
+        if self.python:
+            command += ["--compatibility-flags", *workerd_env.DEV_FLAGS]
+        for key, value in self.variables.items():
+            command += ["--var", f"{key}:{value}"]
+        with self.log_path.open("wb") as log:
+            self.process = subprocess.Popen(
+                command, cwd=self.cwd, env=dict(self.env), stdout=log, stderr=subprocess.STDOUT
+            )
+
+    def wait_ready(self, deadline: float) -> None:
+        while "Ready on" not in self.log():
+            exited = self.process is None or self.process.poll() is not None
+            if exited or "failed to start" in self.log():
+                raise StartFailed(f"wrangler dev ({self.name}) exited:\n{self.log()[-6000:]}")
+            if time.monotonic() > deadline:
+                raise StartFailed(f"wrangler dev ({self.name}) is not ready:\n{self.log()[-6000:]}")
+            time.sleep(0.1)
+
+    def log(self) -> str:
+        if not self.log_path.exists():
+            return ""
+        return ANSI.sub("", self.log_path.read_text(errors="replace"))
+
+    def mark(self) -> int:
+        return len(self.log())
+
+    def new_problems(self, since: int) -> list[str]:
+        return [line for line in self.log()[since:].splitlines() if PROBLEM.search(line)]
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+def request(
+    base: str,
+    method: str,
+    path: str,
+    body: Any = None,
+    headers: Mapping[str, str] | None = None,
+    raw: bytes | None = None,
+    timeout: float = 60,
+) -> tuple[int, Message, bytes]:
+    data = raw if raw is not None else None if body is None else json.dumps(body).encode()
+    sent = {"content-type": "application/json"} | dict(headers or {})
+    req = urllib.request.Request(base + path, data=data, method=method, headers=sent)
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as response:
+            return response.status, response.headers, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers, error.read()
+
+
+def decoded(body: bytes) -> Any:
+    return json.loads(body) if body else None
+
+
+class Stack:
+    """The three processes of the module docstring, and the calls tests make through them."""
+
+    def __init__(
+        self, state: Path, variables: Mapping[str, str] | None = None, notes: bool = True
+    ) -> None:
+        """`variables` are the Worker's vars (`--var`); `notes`: run the example Python
+        Worker too."""
+        state.mkdir(parents=True, exist_ok=True)
+        self.state = state
+        self.env = {
+            **os.environ,
+            **workerd_env.environment(registry=state / "registry"),
+            "CI": "true",
+            "NO_COLOR": "1",
+        }
+        self.sessions = Wrangler(
+            "sessions",
+            [
+                ROOT / "wrangler.toml",
+                ROOT / "examples" / "consumer-worker" / "wrangler.toml",
+                HERE / "driver" / "wrangler.toml",
+            ],
+            ROOT,
+            state / "sessions-state",
+            self.env,
+            python=True,
+            variables={"AGENT_SESSIONS_TOKENS": TOKENS, **(variables or {})},
+        )
+        self.door = Wrangler(
+            "door", [HERE / "door" / "wrangler.toml"], HERE / "door", state / "door-state", self.env
+        )
+        notes_dir = ROOT / "examples" / "python-rpc-worker"
+        self.notes = Wrangler(
+            "notes", [notes_dir / "wrangler.toml"], notes_dir, state / "notes-state", self.env, True
+        )
+        self.processes = (self.sessions, self.door, *((self.notes,) if notes else ()))
+
+    def start(self) -> None:
+        """Start all processes, while D1's migrations are applied: the Workers open D1 only
+        when a test first uses it, after `start` returns."""
+        with concurrent.futures.ThreadPoolExecutor(1) as pool:
+            migrated = pool.submit(self.migrate)
+            for process in self.processes:
+                process.start()
+            deadline = time.monotonic() + START_TIMEOUT_S
+            try:
+                migrated.result()
+                for process in self.processes:
+                    process.wait_ready(deadline)
+                self._wait_connected(deadline)
+            except BaseException:
+                self.stop()
+                raise
+
+    def migrate(self) -> None:
+        """D1's tables, as a user creates them: `wrangler d1 migrations apply --local`."""
+        command = [str(WRANGLER), "d1", "migrations", "apply", "DB", "--local"]
+        command += ["--persist-to", str(self.sessions.state)]
+        done = subprocess.run(
+            command, cwd=ROOT, env=self.env, capture_output=True, text=True, check=False
+        )
+        if done.returncode != 0:
+            raise StartFailed(f"wrangler d1 migrations apply failed:\n{done.stdout}{done.stderr}")
+
+    def _wait_connected(self, deadline: float) -> None:
+        """The dev registry links the processes a moment after each is ready."""
+        while True:
+            try:
+                answer = self.rpc("GATEWAY", "get_session", "default", "readiness-probe")
+                notes = self.notes not in self.processes or self.notes_call("GET", "/notes/-")
+                if answer["error"]["code"] == "not_found" and notes:
+                    return
+            except (OSError, AssertionError):
+                pass
+            if time.monotonic() > deadline:
+                raise StartFailed(f"the processes did not connect:\n{self.problems_report()}")
+            time.sleep(0.2)
+
+    def stop(self) -> None:
+        with concurrent.futures.ThreadPoolExecutor() as pool:
+            list(pool.map(lambda p: p.stop(), self.processes))
+
+    # -- what a test sees through the stack ------------------------------------------------
+
+    def marks(self) -> dict[str, int]:
+        return {p.name: p.mark() for p in self.processes}
+
+    def new_problems(self, marks: Mapping[str, int]) -> list[str]:
+        return [
+            f"{p.name}: {line}" for p in self.processes for line in p.new_problems(marks[p.name])
+        ]
+
+    def problems_report(self) -> str:
+        return "\n".join(f"--- {p.name}\n{p.log()[-4000:]}" for p in self.processes)
+
+    def http(
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        token: str | None = TOKEN,
+        headers: Mapping[str, str] | None = None,
+        raw: bytes | None = None,
+    ) -> tuple[int, Any]:
+        """The gateway over HTTP, as a client on the internet calls it."""
+        sent = dict(headers or {})
+        if token is not None:
+            sent["authorization"] = f"Bearer {token}"
+        status, got, data = request(self.sessions.base, method, path, body, sent, raw)
+        kind = got.get("content-type", "")
+        if "ndjson" in kind:
+            return status, [json.loads(line) for line in data.decode().splitlines()]
+        return status, decoded(data) if "json" in kind else data
+
+    def _driver(self, path: str, body: Any) -> Any:
+        status, _, data = request(self.door.base, "POST", path, body)
+        assert status == 200, (status, data[:2000])
+        answer = decoded(data)
+        if "thrown" in answer:
+            raise AssertionError(f"the call threw in the calling Worker: {answer['thrown']}")
+        return answer["value"]
+
+    def rpc(self, binding: str, method: str, *args: Any) -> Any:
+        """A method of a service binding, called from another Worker (the driver)."""
+        return self._driver(f"/rpc/{binding}/{method}", list(args))
+
+    def do(self, name: str, method: str, *args: Any) -> Any:
+        """A method of the Durable Object named `name`, through a namespace binding."""
+        return self._driver(f"/do/{urllib.request.quote(name)}/{method}", list(args))
+
+    def d1(self, sql: str, *params: Any) -> list[dict[str, Any]]:
+        """Rows of the local D1 database the Worker mirrors into."""
+        return self._driver("/d1", {"sql": sql, "params": list(params)})
+
+    def r2(self, key: str) -> bytes | None:
+        status, _, data = request(self.door.base, "GET", f"/r2/{key}")
+        return None if status == 404 else data
+
+    def consumer(self, path: str) -> tuple[int, Any]:
+        status, _, data = request(self.door.base, "GET", f"/fetch/CONSUMER{path}")
+        return status, decoded(data)
+
+    def notes_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
+        status, _, data = request(self.notes.base, method, path, body)
+        return status, decoded(data)
+
+    def wait_for(self, what: str, check: Any, timeout: float = 20) -> Any:
+        """Poll `check()` until it returns something truthy (real alarms take real time)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            value = check()
+            if value:
+                return value
+            if time.monotonic() > deadline:
+                raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+            time.sleep(0.1)
+
+    def object_rows(self, sql: str, *params: Any) -> list[tuple[Any, ...]]:
+        """A read-only query over every Durable Object's own SQLite file, where workerd keeps
+        them locally: the raw view of what the objects hold."""
+        rows: list[tuple[Any, ...]] = []
+        for path in (self.sessions.state / "v3" / "do").glob("agent-sessions-*/*.sqlite"):
+            if path.name == "metadata.sqlite":  # workerd's own: the objects' alarms
+                continue
+            with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as conn:
+                rows += conn.execute(sql, params).fetchall()
+        return rows
