@@ -131,17 +131,3 @@ class Visibility:
         if stored.commits is not None:
             self.committed.add(stored.commits)
         return stored.item is not None and (stored.batch is None or stored.batch in self.committed)
-
-
-def resend(entry: Entry) -> dict[str, Any]:
-    """An entry as it is written again after the item before it was removed."""
-    fields = {
-        "id": entry.id,
-        "type": entry.type,
-        "role": entry.role,
-        "content": entry.content,
-        "payload": entry.payload,
-        "input_tokens": entry.input_tokens,
-        "output_tokens": entry.output_tokens,
-    }
-    return {k: v for k, v in fields.items() if v is not None}

@@ -15,9 +15,10 @@ from ...engine import NotFound, VersionConflict
 from ...engine.errors import SessionError
 from ...engine.limits import MAX_PAGE_SIZE
 from ...engine.values import new_id
+from .._entries import resend
 from .._steps import Written, append_or_create, run_async
 from .batches import split
-from .items import Stored, Visibility, commit_entry, read, resend, to_entry
+from .items import Stored, Visibility, commit_entry, read, to_entry
 
 ATTEMPTS = 5
 """Tries of a write guarded by the session's version before a VersionConflict is raised."""
