@@ -24,8 +24,10 @@ from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 from agent_sessions.api.app import MAX_REQUEST_BYTES
 from agent_sessions.client import AsyncClient, Client
 from agent_sessions.client.transport import ApiError, Call
+from agent_sessions.engine.limits import MAX_APPEND_BYTES
 from agent_sessions.integrations.openai_agents import AgentSessionsSession
-from agent_sessions.integrations.openai_agents.batches import MAX_BODY_BYTES
+from agent_sessions.integrations.openai_agents.batches import MAX_BODY_BYTES, stored_bytes
+from agent_sessions.integrations.openai_agents.items import to_entry
 
 from .servers import Server
 
@@ -271,6 +273,37 @@ def test_a_writer_between_parts_makes_the_call_start_again_atomically(server: Se
     counted = [e.seq for e in stored if e.type == "tool_result"][-80:]
     assert counted == list(range(counted[0], counted[0] + 80)), "contiguous"
     assert other < counted[0]
+
+
+def items_of(stored: int, char: str, count: int = 20) -> list[dict[str, Any]]:
+    """`count` tool outputs of `char`s whose entries hold `stored` bytes together."""
+    width = len(char.encode())
+    each = stored // count // width
+    items = [tool_output(f"c{i:02}", 0) | {"output": char * each} for i in range(count)]
+    missing = stored - sum(stored_bytes(to_entry(item)) for item in items)
+    items[-1]["output"] = char * (each + missing // width)
+    return items
+
+
+@pytest.mark.parametrize(
+    ("stored", "char", "appends"),
+    [
+        (MAX_APPEND_BYTES, "x", 1),  # exactly the append limit: one append
+        (MAX_APPEND_BYTES + 16, "x", 2),  # just over it
+        (3 * 2**20, "😀", 2),  # under it, but 9 MiB as the request's JSON
+    ],
+    ids=["at-limit", "past-limit", "past-body-limit"],
+)
+def test_appends_are_cut_where_the_server_measures(
+    server: Server, stored: int, char: str, appends: int
+) -> None:
+    items = items_of(stored, char)
+    assert sum(stored_bytes(to_entry(item)) for item in items) == stored
+    client = Recording(server.base)
+    session = AgentSessionsSession(f"cut-{stored}-{len(char.encode())}", client)
+    asyncio.run(session.add_items(items))
+    assert len([r for r in client.requests if r[0] == "POST"]) == 1 + appends  # + the 404
+    assert asyncio.run(session.get_items()) == items
 
 
 def test_the_body_limit_is_the_servers() -> None:
