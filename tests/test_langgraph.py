@@ -230,3 +230,28 @@ def test_copy_thread_refuses_a_target_that_exists(server: Server) -> None:
         saver.put(config(thread), checkpoint("1", {}, {}), {}, {})
     with pytest.raises(ValueError, match="already exists"):
         saver.copy_thread("copy-a", "copy-b")
+
+
+def test_a_saver_that_read_a_thread_before_another_pruned_it_writes_what_reads_back(
+    server: Server,
+) -> None:
+    """Saver A's memory of where values are goes stale when B prunes the thread; A's next
+    checkpoint still reads back whole (the value is found by its channel and version)."""
+    a, b = (AgentSessionsSaver(Client(server.base, TOKEN)) for _ in range(2))
+    docs = {"docs": ["a long document"] * 10, "messages": ["one"]}
+    a.put(config("pruned"), checkpoint("1", docs, {"docs": "1", "messages": "1"}), {}, {})
+    two = docs | {"messages": ["one", "two"]}
+    versions = {"docs": "1", "messages": "2"}
+    a.put(config("pruned", "1"), checkpoint("2", two, versions), {}, {"messages": "2"})
+    b.prune(["pruned"], strategy="keep_latest")
+    assert [t.checkpoint["id"] for t in b.list(config("pruned"))] == ["2"]
+    three = docs | {"messages": ["one", "two", "three"]}
+    versions = {"docs": "1", "messages": "3"}
+    a.put(config("pruned", "2"), checkpoint("3", three, versions), {}, {"messages": "3"})
+    for reader in (a, b, AgentSessionsSaver(Client(server.base, TOKEN))):
+        found = reader.get_tuple(config("pruned"))
+        assert found is not None
+        assert found.checkpoint["channel_values"] == three
+    b.prune(["pruned"], strategy="keep_latest")
+    (kept,) = AgentSessionsSaver(Client(server.base, TOKEN)).list(config("pruned"))
+    assert (kept.checkpoint["id"], kept.checkpoint["channel_values"]) == ("3", three)

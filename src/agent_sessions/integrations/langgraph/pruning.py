@@ -9,8 +9,8 @@ from ...engine import NotFound
 from ...engine.limits import MAX_PAGE_SIZE
 from .._entries import resend
 from .._steps import PLAN, Steps
-from .reading import MissingValue
-from .records import CHECKPOINT, VALUE, WRITES, Record, checkpoint_entry, read, value_entry
+from .reading import MissingValue, holds
+from .records import CHECKPOINT, WRITES, Record, checkpoint_entry, read, value_entry
 
 STRATEGIES = ("keep_latest", "delete")
 
@@ -66,8 +66,11 @@ def _self_contained(checkpoint: Record, records: dict[int, Record]) -> list[dict
     values = []
     for channel, seq in checkpoint.value_seqs().items():
         value = records.get(seq)
-        if value is None or value.role != VALUE:
-            raise MissingValue(f"checkpoint {checkpoint.checkpoint_id} lost {channel!r}")
+        if value is None or not holds(value, checkpoint, channel):  # find it by its name
+            earlier = (r for s, r in reversed(records.items()) if s < checkpoint.seq)
+            value = next((r for r in earlier if holds(r, checkpoint, channel)), None)
+        if value is None:
+            raise MissingValue(f"checkpoint {checkpoint.checkpoint_id} lost its {channel!r}")
         values.append(
             value_entry(checkpoint.ns, channel, value.body["version"], value.body["value"])
         )

@@ -22,8 +22,8 @@ from .records import VALUE, WRITES, Record, load, read
 
 
 class MissingValue(LookupError):
-    """A checkpoint names a value that is not where it says: its thread was pruned or
-    rewritten while a graph that had read it kept writing."""
+    """A checkpoint names a value the thread no longer holds (its log was rewritten by other
+    means than this saver's prune)."""
 
 
 @dataclass(frozen=True)
@@ -98,7 +98,6 @@ def _values(
     session_id: str, record: Record, known: dict[int, Record], serde: SerializerProtocol
 ) -> Steps[dict[str, Any]]:
     """A checkpoint's channel values: from the pages read, or one point read each."""
-    versions = record.body["checkpoint"]["channel_versions"]
     values: dict[str, Any] = {}
     for channel, seq in record.value_seqs().items():
         if seq not in known:
@@ -108,18 +107,40 @@ def _values(
                 if found is not None:
                     known[seq] = found
         value = known.get(seq)
-        if value is None or (
-            value.role,
-            value.ns,
-            value.body["channel"],
-            value.body["version"],
-        ) != (VALUE, record.ns, channel, versions.get(channel)):
-            raise MissingValue(
-                f"checkpoint {record.checkpoint_id} keeps {channel!r} at seq {seq}, which no "
-                "longer holds it (was the thread pruned while a graph ran on it?)"
-            )
+        if value is None or not holds(value, record, channel):
+            value = yield from _search(session_id, record, channel)
         values[channel] = load(serde, value.body["value"])
     return values
+
+
+def holds(value: Record, checkpoint: Record, channel: str) -> bool:
+    """Whether `value` is the checkpoint's value of `channel`: a (namespace, channel, version)
+    names one value within a thread, as in LangGraph's own savers."""
+    version = checkpoint.body["checkpoint"]["channel_versions"].get(channel)
+    named = (value.role, value.ns, value.body.get("channel"), value.body.get("version"))
+    return named == (VALUE, checkpoint.ns, channel, version)
+
+
+def _search(session_id: str, checkpoint: Record, channel: str) -> Steps[Record]:
+    """The value by its name, when it is not at the seq the checkpoint gives: a prune rewrote
+    the log after the saver that put the checkpoint had read it. The latest one stored before
+    the checkpoint; never a wrong value: none is a `MissingValue`."""
+    latest: Record | None = None
+    after = 0
+    while True:
+        page = yield PLAN.read_entries(
+            session_id, after_seq=after, before_seq=checkpoint.seq, limit=MAX_PAGE_SIZE
+        )
+        for entry in page.entries:
+            found = read(entry)
+            if found is not None and holds(found, checkpoint, channel):
+                latest = found
+        if not page.has_more:
+            break
+        after = page.entries[-1].seq
+    if latest is None:
+        raise MissingValue(f"checkpoint {checkpoint.checkpoint_id} lost its {channel!r}")
+    return latest
 
 
 def _pending(record: Record, writes: list[Record], serde: SerializerProtocol) -> list[PendingWrite]:
