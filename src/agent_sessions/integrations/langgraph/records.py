@@ -46,10 +46,14 @@ def session_of(thread_id: Any) -> str:
     return "lg-" + hashlib.sha256(thread.encode()).hexdigest()[:40]
 
 
+def thread_metadata(thread_id: Any) -> dict[str, Any]:
+    """The session metadata that names the thread it keeps (what D1 queries filter on)."""
+    return {MARK: {"thread_id": str(thread_id)}}
+
+
 def session_fields(thread_id: Any, user_id: str | None, agent_name: str | None) -> dict[str, Any]:
     """What a thread's session is created with: who, what, and which thread it is."""
-    metadata = {MARK: {"thread_id": str(thread_id)}}
-    return {"user_id": user_id, "agent_name": agent_name, "metadata": metadata}
+    return {"user_id": user_id, "agent_name": agent_name, "metadata": thread_metadata(thread_id)}
 
 
 def dump(serde: SerializerProtocol, value: Any) -> list[str]:

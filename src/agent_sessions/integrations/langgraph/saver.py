@@ -30,6 +30,7 @@ from .records import (
     dump,
     session_fields,
     session_of,
+    thread_metadata,
     value_entry,
     write_rows,
     writes_entry,
@@ -301,7 +302,7 @@ class AgentSessionsSaver(BaseCheckpointSaver[str]):
     def _copy(self, source: str, target: str) -> Steps[None]:
         """A fork of the source's session: every entry, seqs and all, in pages, idempotent.
         A target thread that already has checkpoints is refused (a fork cannot merge)."""
-        metadata = session_fields(target, None, None)["metadata"]
+        metadata = thread_metadata(target)
         try:
             yield PLAN.fork_session(session_of(source), session_of(target), metadata=metadata)
         except NotFound:
