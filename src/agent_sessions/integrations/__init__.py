@@ -1,2 +1,3 @@
-"""Drop-in stores for agent frameworks, built on the Python client. Each imports its framework
-only for type checking: installing agent-sessions never pulls a framework in."""
+"""Drop-in stores for agent frameworks, built on the Python client: `openai_agents` (an OpenAI
+Agents SDK `Session`) and `langgraph` (a LangGraph checkpointer). Each imports its framework,
+which agent-sessions itself never depends on: install the extra of the same name."""
