@@ -5,11 +5,10 @@ scripts/workerd/workerd with the locally built Pyodide bundle (bundle.py).
 Used by the real-workerd test tier (tests/workerd/), the runtime bench and scripts/dev, so the
 recipe is written once. `python scripts/workerd/env.py` prints it as shell `export` lines.
 
-Beside the bundle, a Worker needs the compatibility flag `python_workers_development` (it
-selects the `dev` bundle, the one workerd reads from disk without checking a digest):
-`wrangler dev --compatibility-flags python_workers python_workers_development` gives it to the
-first Worker of a process. Known difference from production: one JavaScript-side Pyodide
-version check is skipped.
+The bundle is the `dev` one, which workerd reads from disk without checking a digest; it is
+selected by the compatibility flag `python_workers_development`, which launch.py gives every
+Python Worker (wrangler.toml stays as deployed). Known difference from production: one
+JavaScript-side Pyodide version check is skipped.
 """
 
 from __future__ import annotations
@@ -26,8 +25,6 @@ sys.path.insert(0, str(HERE))
 import bundle  # noqa: E402 - this folder is not a package
 
 ROOT = bundle.ROOT
-DEV_FLAGS = ("python_workers", "python_workers_development")
-"""What `wrangler dev --compatibility-flags` is given for a Python Worker run offline."""
 
 
 def node_path() -> str:
@@ -51,6 +48,7 @@ def environment(registry: Path | None = None) -> dict[str, str]:
     extra = {
         "PATH": path,
         "WORKERD_BINARY": str(binary),
+        "WORKERD_PYTHON": sys.executable,  # launch.py needs pycapnp, which this one has
         "WORKERD_PYODIDE_BUNDLE_DIR": str(bundle.build()),
         "MINIFLARE_WORKERD_PATH": str(HERE / "workerd"),
         "CLOUDFLARE_CF_FETCH_ENABLED": "false",  # miniflare would fetch Request.cf online

@@ -48,7 +48,6 @@ class Wrangler:
     cwd: Path
     state: Path
     env: Mapping[str, str]
-    python: bool = False
     variables: Mapping[str, str] = field(default_factory=dict)
     port: int = field(default_factory=free_port)
 
@@ -67,8 +66,6 @@ class Wrangler:
         command += ["--ip", "127.0.0.1", "--port", str(self.port)]
         command += ["--inspector-port", str(free_port()), "--persist-to", str(self.state)]
         command += ["--show-interactive-dev-session=false"]
-        if self.python:
-            command += ["--compatibility-flags", *workerd_env.DEV_FLAGS]
         for key, value in self.variables.items():
             command += ["--var", f"{key}:{value}"]
         with self.log_path.open("wb") as log:

@@ -1,14 +1,15 @@
 """The Workers under test, run by real `wrangler dev` in real workerd, as a developer runs them.
 
-One stack is three `wrangler dev` processes that find each other through wrangler's dev
+One stack is two `wrangler dev` processes that find each other through wrangler's dev
 registry (a directory of the stack's own), the way separate deployed Workers reach each other:
 
 - **sessions**: this repository's `wrangler.toml`, unchanged, with local D1, R2 and Durable
-  Object state, plus, in the same process and so sharing that D1 and R2, the example consumer
-  Worker (examples/consumer-worker) and the tests' driver (tests/workerd/driver);
-- **door**: the tests' way in to the driver (wrangler exposes only a process's first Worker);
-- **notes**: the example Python Worker (examples/python-rpc-worker), calling agent-sessions over
-  its service binding.
+  Object state; beside it in the same process, and so sharing that D1 and R2, the example
+  consumer Worker (examples/consumer-worker, JavaScript), the example Python Worker
+  (examples/python-rpc-worker, over its service binding), a Python Worker using this package's
+  AsyncClient (tests/workerd/pyclient) and the tests' driver (tests/workerd/driver);
+- **door**: the tests' way in to the driver (wrangler exposes only a process's first Worker
+  over HTTP; the others are reached through the driver's bindings).
 
 Every process's log is kept, and `new_problems` reads what it printed since a mark: a test
 asserts that workerd logged no error and no warning.
@@ -19,6 +20,7 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -36,9 +38,11 @@ sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
 import env as workerd_env
 from wrangler_dev import WRANGLER, StartFailed, Wrangler
 
-__all__ = ["StartFailed", "Wrangler"]
+__all__ = ["StartFailed", "Wrangler", "workerd_env"]
 
 HERE = Path(__file__).resolve().parent
+EXAMPLE = ROOT / "examples" / "python-rpc-worker"
+PYCLIENT = HERE / "pyclient"
 TOKEN = "workerd-tier-token-0123456789"
 READ_ONLY_TOKEN = "workerd-tier-token-read-only-01"
 OTHER_TENANT_TOKEN = "workerd-tier-token-other-tenant"
@@ -70,13 +74,13 @@ def decoded(body: bytes) -> Any:
 
 
 class Stack:
-    """The three processes of the module docstring, and the calls tests make through them."""
+    """The processes of the module docstring, and the calls tests make through them."""
 
     def __init__(
-        self, state: Path, variables: Mapping[str, str] | None = None, notes: bool = True
+        self, state: Path, variables: Mapping[str, str] | None = None, examples: bool = True
     ) -> None:
-        """`variables` are the Worker's vars (`--var`); `notes`: run the example Python
-        Worker too."""
+        """`variables` are the Worker's vars (`--var`); `examples`: run the example and
+        client Workers beside it too."""
         state.mkdir(parents=True, exist_ok=True)
         self.state = state
         self.env = {
@@ -85,44 +89,53 @@ class Stack:
             "CI": "true",
             "NO_COLOR": "1",
         }
+        configs = [ROOT / "wrangler.toml", ROOT / "examples" / "consumer-worker" / "wrangler.toml"]
+        if examples:
+            configs += [EXAMPLE / "wrangler.toml", PYCLIENT / "wrangler.toml"]
         self.sessions = Wrangler(
             "sessions",
-            [
-                ROOT / "wrangler.toml",
-                ROOT / "examples" / "consumer-worker" / "wrangler.toml",
-                HERE / "driver" / "wrangler.toml",
-            ],
+            [*configs, HERE / "driver" / "wrangler.toml"],
             ROOT,
             state / "sessions-state",
             self.env,
-            python=True,
             variables={"AGENT_SESSIONS_TOKENS": TOKENS, **(variables or {})},
         )
         self.door = Wrangler(
             "door", [HERE / "door" / "wrangler.toml"], HERE / "door", state / "door-state", self.env
         )
-        notes_dir = ROOT / "examples" / "python-rpc-worker"
-        self.notes = Wrangler(
-            "notes", [notes_dir / "wrangler.toml"], notes_dir, state / "notes-state", self.env, True
-        )
-        self.processes = (self.sessions, self.door, *((self.notes,) if notes else ()))
+        self.examples = examples
+        self.processes = (self.sessions, self.door)
 
     def start(self) -> None:
         """Start all processes, while D1's migrations are applied: the Workers open D1 only
         when a test first uses it, after `start` returns."""
+        if self.examples:
+            self.vendor_client_worker()
         with concurrent.futures.ThreadPoolExecutor(1) as pool:
             migrated = pool.submit(self.migrate)
-            for process in self.processes:
-                process.start()
+            self.sessions.start()
             deadline = time.monotonic() + START_TIMEOUT_S
             try:
                 migrated.result()
-                for process in self.processes:
-                    process.wait_ready(deadline)
+                self.sessions.wait_ready(deadline)
+                # The door only once the Workers it reaches are up: connecting to a process
+                # still starting breaks the first dev-registry connection (workerd warns).
+                self.door.start()
+                self.door.wait_ready(deadline)
                 self._wait_connected(deadline)
             except BaseException:
                 self.stop()
                 raise
+
+    @staticmethod
+    def vendor_client_worker() -> None:
+        """The client Worker's python_modules: the Worker's own vendored packages plus this
+        package, copied fresh (wrangler does not follow a symlinked package)."""
+        modules = PYCLIENT / "python_modules"
+        shutil.rmtree(modules, ignore_errors=True)
+        shutil.copytree(ROOT / "python_modules", modules, symlinks=True)
+        ignore = shutil.ignore_patterns("__pycache__", "*.egg-info")
+        shutil.copytree(ROOT / "src" / "agent_sessions", modules / "agent_sessions", ignore=ignore)
 
     def migrate(self) -> None:
         """D1's tables, as a user creates them: `wrangler d1 migrations apply --local`."""
@@ -139,8 +152,7 @@ class Stack:
         while True:
             try:
                 answer = self.rpc("GATEWAY", "get_session", "default", "readiness-probe")
-                notes = self.notes not in self.processes or self.notes_call("GET", "/notes/-")
-                if answer["error"]["code"] == "not_found" and notes:
+                if answer["error"]["code"] == "not_found":
                     return
             except (OSError, AssertionError):
                 pass
@@ -208,12 +220,12 @@ class Stack:
         status, _, data = request(self.door.base, "GET", f"/r2/{key}")
         return None if status == 404 else data
 
-    def consumer(self, path: str) -> tuple[int, Any]:
-        status, _, data = request(self.door.base, "GET", f"/fetch/CONSUMER{path}")
-        return status, decoded(data)
-
-    def notes_call(self, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        status, _, data = request(self.notes.base, method, path, body)
+    def worker_call(
+        self, binding: str, method: str, path: str, body: Any = None, token: str | None = None
+    ) -> tuple[int, Any]:
+        """HTTP to one of the Workers beside ours, through the driver's service binding."""
+        headers = {} if token is None else {"authorization": f"Bearer {token}"}
+        status, _, data = request(self.door.base, method, f"/fetch/{binding}{path}", body, headers)
         return status, decoded(data)
 
     def wait_for(self, what: str, check: Any, timeout: float = 20) -> Any:

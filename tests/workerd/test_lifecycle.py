@@ -24,7 +24,7 @@ POLICY = {
 
 @pytest.fixture(scope="module")
 def policy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from started(Stack(tmp_path_factory.mktemp("workerd-policy"), POLICY, notes=False))
+    yield from started(Stack(tmp_path_factory.mktemp("workerd-policy"), POLICY, examples=False))
 
 
 def session_of(stack: Stack, session_id: str) -> dict[str, object] | None:

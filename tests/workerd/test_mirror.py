@@ -95,10 +95,12 @@ def test_a_consumer_worker_reads_the_mirror_with_sql(stack: Stack) -> None:
     ]
     stack.http("POST", "/v1/sessions/consumed/entries", {"entries": turn})
     stack.wait_for("delivery", lambda: mirror(stack, "consumed")["pending"] == 0)
-    status, answer = stack.consumer("/sessions?tenant=default&user=linus")
+    status, answer = stack.worker_call("CONSUMER", "GET", "/sessions?tenant=default&user=linus")
     assert status == 200, answer
     assert [(s["id"], s["message_count"]) for s in answer["sessions"]] == [("consumed", 2)]
-    status, answer = stack.consumer("/sessions/consumed/messages?tenant=default")
+    status, answer = stack.worker_call(
+        "CONSUMER", "GET", "/sessions/consumed/messages?tenant=default"
+    )
     assert [m["content"] for m in answer["messages"]] == ["What is 2+2?", "4"], answer
-    status, answer = stack.consumer("/sessions?tenant=acme&user=linus")
+    status, answer = stack.worker_call("CONSUMER", "GET", "/sessions?tenant=acme&user=linus")
     assert answer["sessions"] == [], "tenants do not see each other's sessions"

@@ -8,7 +8,7 @@ from __future__ import annotations
 import concurrent.futures
 import threading
 
-from .stack import Stack
+from .stack import TOKEN, Stack
 
 
 def rows_of(stack: Stack, session_id: str, table: str, select: str) -> list[tuple[object, ...]]:
@@ -118,13 +118,42 @@ def test_gateway_rpc_for_service_bindings(stack: Stack) -> None:
 
 def test_python_worker_calls_through_a_service_binding(stack: Stack) -> None:
     """examples/python-rpc-worker, deployed as its own Worker, with its binding to ours."""
-    assert stack.notes_call("POST", "/notes/groceries", {"text": "milk"}) == (201, {"seq": 1})
-    assert stack.notes_call("POST", "/notes/groceries", {"text": "eggs"}) == (201, {"seq": 2})
-    assert stack.notes_call("GET", "/notes/groceries") == (200, {"notes": ["milk", "eggs"]})
-    status, missing = stack.notes_call("GET", "/notes/unknown")
+    assert stack.worker_call("NOTES", "POST", "/notes/groceries", {"text": "milk"}) == (
+        201,
+        {"seq": 1},
+    )
+    assert stack.worker_call("NOTES", "POST", "/notes/groceries", {"text": "eggs"}) == (
+        201,
+        {"seq": 2},
+    )
+    assert stack.worker_call("NOTES", "GET", "/notes/groceries") == (
+        200,
+        {"notes": ["milk", "eggs"]},
+    )
+    status, missing = stack.worker_call("NOTES", "GET", "/notes/unknown")
     assert (status, missing["error"]["code"]) == (404, "not_found"), missing
     stored = stack.rpc("GATEWAY", "get_session", "shop", "groceries")["ok"]
     assert (stored["title"], stored["message_count"]) == ("notes", 2), stored
+
+
+def test_the_python_client_inside_a_worker(stack: Stack) -> None:
+    """AsyncClient in a Python Worker (tests/workerd/pyclient), sending through a service
+    binding's fetch to the gateway's HTTP API: models back, typed errors back."""
+    status, answer = stack.worker_call(
+        "PYCLIENT", "POST", "/turn/from-client", {"text": "hi"}, TOKEN
+    )
+    assert (status, answer) == (
+        200,
+        {"last_seq": 1, "contents": ["hi"], "user_id": "client-in-a-worker"},
+    ), answer
+    status, again = stack.worker_call(
+        "PYCLIENT", "POST", "/turn/from-client", {"text": "yo"}, TOKEN
+    )
+    assert again["contents"] == ["hi", "yo"], again
+    assert stack.worker_call("PYCLIENT", "GET", "/missing", token=TOKEN) == (
+        200,
+        {"raised": "NotFound", "status": 404},
+    )
 
 
 def test_the_frozen_clock(stack: Stack) -> None:

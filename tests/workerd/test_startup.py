@@ -5,6 +5,7 @@ tier must be able to tell, which a deliberately broken copy of the Worker proves
 from __future__ import annotations
 
 import ast
+import os
 import re
 import shutil
 import time
@@ -13,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from ..conftest import ROOT
-from .stack import Stack, StartFailed, Wrangler
+from .stack import Stack, StartFailed, Wrangler, workerd_env
 
 SOURCE = ROOT / "src"
 
@@ -91,10 +92,10 @@ def test_the_tier_catches_a_worker_broken_at_import(tmp_path: Path, breakage: st
     (copy / "python_modules").symlink_to(ROOT / "python_modules")
     target = copy / "src" / "agent_sessions" / "engine" / "values.py"
     target.write_text(target.read_text() + "\n" + line)
-    stack_env = Stack(tmp_path / "state", notes=False).env
-    broken = Wrangler(
-        "broken", [copy / "wrangler.toml"], copy, tmp_path / "state" / "broken", stack_env, True
-    )
+    state = tmp_path / "state"
+    state.mkdir()
+    env = {**os.environ, **workerd_env.environment(registry=state / "registry")}
+    broken = Wrangler("broken", [copy / "wrangler.toml"], copy, state / "broken", env)
     broken.start()
     try:
         with pytest.raises(StartFailed) as failed:

@@ -1,0 +1,82 @@
+"""Start the real workerd the way miniflare (wrangler dev) asks, for Python Workers offline.
+
+miniflare runs `$MINIFLARE_WORKERD_PATH serve --binary ... -` and writes the whole config, a
+Cap'n Proto `Config` (npm workerd's own `workerd.capnp`), to its stdin. This launcher, which
+scripts/workerd/workerd execs, changes two things and then becomes workerd itself:
+
+- it gives `serve` and `test` the locally built Pyodide bundle
+  (`--pyodide-bundle-disk-cache-dir`, see bundle.py);
+- it adds the compatibility flag `python_workers_development` to every Python Worker of the
+  config, which makes workerd use that bundle (the `dev` one). wrangler's
+  `--compatibility-flags` reaches only the first Worker of a process, so without this a
+  second Python Worker in the same `wrangler dev` (or the example Worker beside this one)
+  would ask for Cloudflare's released bundle, which needs the network.
+
+The config goes to workerd as `/dev/fd/N` of an unlinked temporary file in place of stdin
+(it holds the Workers' modules, megabytes, too much for a pipe nobody drains); everything else
+is passed through, open file descriptors included (miniflare's control pipe, fd 3).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import tempfile
+from pathlib import Path
+
+DEV_FLAG = "python_workers_development"
+
+
+def workerd_schema() -> object:
+    import capnp  # noqa: PLC0415 - only the launcher needs it
+
+    capnp.remove_import_hook()
+    # The schema imports "/capnp/c++.capnp", which pycapnp ships as capnp/c++.capnp.
+    imports = [str(Path(capnp.__file__).resolve().parent.parent)]
+    binary = Path(os.environ["WORKERD_BINARY"]).resolve()
+    # npm's workerd package (node_modules/workerd) ships the schema; the binary is in
+    # node_modules/@cloudflare/workerd-<platform>/bin/.
+    for folder in binary.parents:
+        found = folder / "workerd" / "workerd.capnp"
+        if found.exists():
+            return capnp.load(str(found), imports=imports)
+    sys.exit(f"launch.py: no workerd/workerd.capnp above {binary}")
+
+
+def with_dev_flag(config: bytes) -> bytes:
+    """The config with every Python Worker given the development flag."""
+    schema = workerd_schema()
+    with schema.Config.from_bytes(config, traversal_limit_in_words=2**62) as read:
+        message = read.as_builder()
+    for service in message.services:
+        if service.which() != "worker":
+            continue
+        worker = service.worker
+        if worker.which() != "modules" or not any(
+            module.which() == "pythonModule" for module in worker.modules
+        ):
+            continue
+        flags = list(worker.compatibilityFlags)
+        if DEV_FLAG not in flags:
+            listed = worker.init("compatibilityFlags", len(flags) + 1)
+            for index, flag in enumerate([*flags, DEV_FLAG]):
+                listed[index] = flag
+    return message.to_bytes()
+
+
+def main(argv: list[str]) -> None:
+    binary = os.environ["WORKERD_BINARY"]
+    args = list(argv)
+    if args and args[0] in ("serve", "test"):
+        args[1:1] = ["--pyodide-bundle-disk-cache-dir", os.environ["WORKERD_PYODIDE_BUNDLE_DIR"]]
+        if "--binary" in args and "-" in args:
+            kept = tempfile.TemporaryFile(prefix="workerd-config-")  # noqa: SIM115 - outlives us
+            kept.write(with_dev_flag(sys.stdin.buffer.read()))
+            kept.flush()
+            os.set_inheritable(kept.fileno(), True)
+            args[args.index("-")] = f"/dev/fd/{kept.fileno()}"
+    os.execv(binary, [binary, *args])
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
