@@ -1,0 +1,75 @@
+"""The Pyodide bundle that real workerd runs offline (scripts/workerd/bundle.py): built from
+the npm pyodide that the installed workerd names, every required patch applied, refused
+when the versions disagree or a required patch finds nothing, and deterministic."""
+
+from __future__ import annotations
+
+import json
+import sys
+
+import capnp
+import pytest
+
+from .conftest import ROOT
+
+sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
+import bundle  # scripts/workerd is not a package
+
+
+@pytest.fixture(scope="module")
+def glue() -> str:
+    return (ROOT / "node_modules" / "pyodide" / "pyodide.asm.mjs").read_text()
+
+
+def test_the_binary_names_the_pyodide_that_npm_installed() -> None:
+    binary, _ = bundle.workerd_binary()
+    wanted = bundle.read_binary_facts(binary)
+    installed = json.loads((ROOT / "node_modules" / "pyodide" / "package.json").read_text())
+    assert wanted == installed["version"], "package.json pins pyodide to workerd's dev Pyodide"
+
+
+def test_a_mismatched_pyodide_is_refused_with_what_to_do() -> None:
+    with pytest.raises(bundle.BundleError, match=r'pin "pyodide": "0\.0\.1" in package.json'):
+        bundle.pyodide_package("0.0.1")
+
+
+def test_every_required_patch_applies_to_the_real_glue(glue: str) -> None:
+    patched, counts = bundle.patch_glue(glue)
+    for patch in bundle.PATCHES:
+        if patch.required:
+            assert counts[patch.key] >= 1, patch.key
+            assert patch.key not in patched or patch.key in patch.value, patch.key
+    assert 'from "pyodide-internal:builtin_wrappers"' in patched
+    assert patched.rstrip().endswith("export { _createPyodideModule };")
+    assert "eval(func)" not in patched
+
+
+def test_a_required_patch_that_finds_nothing_fails(glue: str) -> None:
+    without = glue.replace("crypto.getRandomValues(", "crypto.notTheCallWeExpect(")
+    with pytest.raises(bundle.BundleError, match="getRandomValues"):
+        bundle.patch_glue(without)
+
+
+def test_the_encoding_is_deterministic_and_workerds_layout() -> None:
+    modules = [
+        ("pyodideRuntime-internal:a", "src", b"x"),
+        ("pyodideRuntime-internal:b", "wasm", b"\0"),
+    ]
+    first, second = bundle.encode(modules), bundle.encode(modules)
+    assert first == second
+    schema = capnp.load(str(ROOT / "scripts" / "workerd" / "bundle.capnp"))
+    with schema.Bundle.from_bytes(first) as read:
+        assert [(m.name, m.which(), str(m.type)) for m in read.modules] == [
+            ("pyodideRuntime-internal:a", "src", "internal"),
+            ("pyodideRuntime-internal:b", "wasm", "internal"),
+        ]
+
+
+def test_the_cached_bundle_is_current() -> None:
+    """scripts/test built it; a second build finds it up to date and leaves it alone."""
+    target = bundle.CACHE / bundle.BUNDLE_NAME
+    before = target.stat().st_mtime_ns
+    assert bundle.build() == bundle.CACHE
+    assert target.stat().st_mtime_ns == before
+    stamp = json.loads((bundle.CACHE / "stamp.json").read_text())
+    assert stamp["builder"] == bundle.builder_digest()
