@@ -1,9 +1,19 @@
-"""Fixtures of the real-workerd tier: one stack of `wrangler dev` processes per module that
-asks for it (see stack.py), and, after every test, workerd's log read and asserted clean."""
+"""Fixtures of the real-workerd tier: the stacks of `wrangler dev` processes (see stack.py),
+and, after every test, workerd's log read and asserted clean.
+
+Starting a stack takes most of a minute of CPU on 2 cores (Pyodide boots once per Python
+Worker), so the stacks the collected tests need start in the background as soon as
+collection ends, one after the other, while the other tiers' tests run; a fixture waits for
+its stack only when a test first asks for it.
+"""
 
 from __future__ import annotations
 
+import concurrent.futures
+import shutil
+import tempfile
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -15,36 +25,72 @@ NEEDED = (
     "python_modules/workers",
     "examples/python-rpc-worker/python_modules/workers",
 )
-
-
-def started(stack: Stack) -> Iterator[Stack]:
-    for needed in NEEDED:
-        if not (ROOT / needed).exists():
-            pytest.fail(f"{needed} is missing: scripts/test installs it")
-    stack.start()
-    yield stack
-    stack.stop()
-
-
-@pytest.fixture(scope="session")
-def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    """The Workers with this repository's configuration as it is."""
-    yield from started(Stack(tmp_path_factory.mktemp("workerd")))
-
-
-@pytest.fixture(autouse=True)
-def clean_log(request: pytest.FixtureRequest) -> Iterator[None]:
-    """Whatever a test does, workerd must log no error and no warning while it runs."""
-    stacks: list[Stack] = [
-        request.getfixturevalue(name) for name in request.fixturenames if name.endswith("stack")
-    ]
-    marks = [stack.marks() for stack in stacks]
-    yield
-    problems = [line for s, m in zip(stacks, marks, strict=True) for line in s.new_problems(m)]
-    assert not problems, "workerd logged problems:\n" + "\n".join(problems)
+POLICY = {"SESSION_TTL_SECONDS": "3600", "IDLE_TIMEOUT_SECONDS": "1", "ARCHIVE_AFTER_SECONDS": "3"}
+"""The lifecycle policy and the cold tier, switched on through the Worker's vars."""
+STACKS = {
+    "stack": Stack,
+    "policy_stack": lambda state: Stack(state, POLICY, examples=False),
+}
+_starting: dict[str, tuple[Stack, concurrent.futures.Future[None]]] = {}
+_starter = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workerd-stacks")
+_state = Path(tempfile.mkdtemp(prefix="agent-sessions-workerd-"))
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         if "tests/workerd/" in str(item.path):
             item.add_marker(pytest.mark.workerd)
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    for name, make in STACKS.items():
+        if name in wanted and all((ROOT / needed).exists() for needed in NEEDED):
+            stack = make(_state / name)
+            _starting[name] = (stack, _starter.submit(stack.start))
+
+
+def pytest_sessionfinish() -> None:
+    for stack, started in _starting.values():
+        started.cancel()
+        if started.done() or started.running():
+            concurrent.futures.wait([started])
+            stack.stop()
+    _starter.shutdown()
+    shutil.rmtree(_state, ignore_errors=True)
+
+
+def running(name: str) -> Stack:
+    for needed in NEEDED:
+        if not (ROOT / needed).exists():
+            pytest.fail(f"{needed} is missing: scripts/test installs it")
+    if name not in _starting:  # collected late (e.g. by name): start it now
+        stack = STACKS[name](_state / name)
+        _starting[name] = (stack, _starter.submit(stack.start))
+    stack, started = _starting[name]
+    started.result()
+    return stack
+
+
+@pytest.fixture(scope="session")
+def stack() -> Stack:
+    """The Workers with this repository's configuration as it is."""
+    return running("stack")
+
+
+@pytest.fixture(scope="session")
+def policy_stack() -> Stack:
+    """The same, with the lifecycle policy and the cold tier switched on (POLICY)."""
+    return running("policy_stack")
+
+
+@pytest.fixture(autouse=True)
+def clean_log(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Whatever a test does, workerd must log no error and no warning while it runs."""
+    stacks: list[Stack] = [
+        request.getfixturevalue(name) for name in request.fixturenames if name in STACKS
+    ]
+    marks = [stack.marks() for stack in stacks]
+    yield
+    problems = [line for s, m in zip(stacks, marks, strict=True) for line in s.new_problems(m)]
+    assert not problems, "workerd logged problems:\n" + "\n".join(problems)

@@ -7,24 +7,12 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
 
-import pytest
-
-from .conftest import started
+from .conftest import POLICY
 from .stack import Stack
 
-IDLE_S, ARCHIVE_S = 1, 3
-POLICY = {
-    "SESSION_TTL_SECONDS": "3600",
-    "IDLE_TIMEOUT_SECONDS": str(IDLE_S),
-    "ARCHIVE_AFTER_SECONDS": str(ARCHIVE_S),
-}
-
-
-@pytest.fixture(scope="module")
-def policy_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stack]:
-    yield from started(Stack(tmp_path_factory.mktemp("workerd-policy"), POLICY, examples=False))
+IDLE_S = int(POLICY["IDLE_TIMEOUT_SECONDS"])
+ARCHIVE_S = int(POLICY["ARCHIVE_AFTER_SECONDS"])
 
 
 def session_of(stack: Stack, session_id: str) -> dict[str, object] | None:
