@@ -7,6 +7,7 @@ this layer, get exactly the same answers.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
@@ -17,15 +18,29 @@ from ..engine.values import ID_PATTERN, MAX_SAFE_INT
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["sess_01"])]
 
 
-def _no_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("must be an integer, not a boolean")
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer (a JSON number), not a string or a boolean")
     return value
 
 
-Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INT), BeforeValidator(_no_bool)]
-"""An integer as JSON Schema means it (2.0 counts, 2.5 does not), but never true/false, which
-pydantic would otherwise take as 1/0."""
+Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INT), BeforeValidator(_json_number)]
+"""An integer as JSON Schema means it (2.0 counts, 2.5 does not), but never "7" or true,
+which pydantic's lax mode would otherwise take as 7 and 1: the OpenAPI document says integer,
+and the engine, which RPC callers reach directly, refuses them too."""
+
+
+def _digits(value: Any) -> Any:
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+        raise ValueError("must be an integer written in plain digits (0-9)")
+    return value
+
+
+_DIGITS = re.compile(r"[0-9]{1,16}")
+"""2**52, the largest integer the engine binds, has 16 digits."""
+QueryInt = Annotated[int, BeforeValidator(_digits)]
+"""An integer in the query string: plain ASCII digits only, where int() would also take
+"1_0", "+1", " 1" and other scripts' digits."""
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD)]
 EntryType = Literal["message", "tool_call", "tool_result", "compaction", "metadata", "custom"]
 SettableStatus = Literal["active", "completed", "abandoned"]

@@ -16,7 +16,7 @@ from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
 from .auth import OPEN, Principal
 from .fork import fork_session
-from .listing import list_sessions
+from .listing import MAX_CURSOR_LENGTH, list_sessions
 from .models import (
     AppendRequest,
     AppendResult,
@@ -31,6 +31,7 @@ from .models import (
     ParityReport,
     Pruned,
     PruneRequest,
+    QueryInt,
     Replaced,
     ReplaceRequest,
     Resync,
@@ -97,7 +98,7 @@ async def writer_key(session_id: SessionId, principal: WriterDep) -> SessionKey:
 
 ReadKey = Annotated[SessionKey, Depends(reader_key)]
 WriteKey = Annotated[SessionKey, Depends(writer_key)]
-Timestamp = Annotated[int | None, Query(ge=0, le=MAX_SAFE_INT)]
+Timestamp = Annotated[QueryInt | None, Query(ge=0, le=MAX_SAFE_INT)]
 
 
 @router.post("/sessions", status_code=201, response_model=Session, tags=["sessions"])
@@ -116,8 +117,11 @@ async def list_all_sessions(
     status: Status | None = None,
     updated_since: Timestamp = None,
     updated_before: Timestamp = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page"),
+    ] = None,
 ) -> Any:
     """Sessions of the caller's tenant, newest first, from D1 (locally, the mirror file)."""
     filters = {
@@ -135,7 +139,7 @@ async def search(
     who: ReaderDep,
     services: ServicesDep,
     q: Annotated[str, Query(min_length=1, max_length=1024)],
-    limit: Annotated[int, Query(ge=1, le=MAX_HITS)] = 20,
+    limit: Annotated[QueryInt, Query(ge=1, le=MAX_HITS)] = 20,
 ) -> Any:
     """Entries of the caller's tenant whose content has every word of `q`, best first, from
     D1 (locally, the mirror file): like listings, search follows the mirror."""
@@ -248,10 +252,10 @@ async def get_writer(key: ReadKey, services: ServicesDep) -> Any:
 async def read_entries(
     key: ReadKey,
     services: ServicesDep,
-    after_seq: Annotated[int, Query(ge=0, le=MAX_SAFE_INT)] = 0,
-    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SAFE_INT)] = None,
+    after_seq: Annotated[QueryInt, Query(ge=0, le=MAX_SAFE_INT)] = 0,
+    before_seq: Annotated[QueryInt | None, Query(ge=1, le=MAX_SAFE_INT)] = None,
     types: Annotated[list[EntryType] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
 ) -> Any:
     page = await services.sessions.read_entries(key, after_seq, before_seq, types, limit, order)
