@@ -12,7 +12,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..engine.limits import MAX_TEXT_FIELD
+from ..engine.limits import MAX_ENTRIES_PER_APPEND, MAX_TEXT_FIELD
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["sess_01"])]
@@ -154,7 +154,7 @@ class WriterSeq(Strict):
 
 
 class AppendRequest(Strict):
-    entries: list[EntryIn] = Field(min_length=1)
+    entries: list[EntryIn] = Field(min_length=1, max_length=MAX_ENTRIES_PER_APPEND)
     expected_version: Count | None = None
     writer: WriterSeq | None = Field(None, description="Fence the append to a claimed writer.")
 
@@ -283,7 +283,9 @@ class PruneRequest(Strict):
 
 class ReplaceRequest(Strict):
     from_seq: Count = Field(description="The first seq to replace; last_seq + 1 replaces none.")
-    entries: list[EntryIn] = Field(description="The new tail; empty truncates.")
+    entries: list[EntryIn] = Field(
+        max_length=MAX_ENTRIES_PER_APPEND, description="The new tail; empty truncates."
+    )
     expected_version: Count | None = None
 
 

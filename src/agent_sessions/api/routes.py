@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from ..engine import SessionKey
 from ..engine.errors import Forbidden, Unauthorized
 from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from ..engine.sessions import ENTRY_TYPES
 from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
 from .auth import OPEN, Principal
@@ -254,7 +255,7 @@ async def read_entries(
     services: ServicesDep,
     after_seq: Annotated[QueryInt, Query(ge=0, le=MAX_SAFE_INT)] = 0,
     before_seq: Annotated[QueryInt | None, Query(ge=1, le=MAX_SAFE_INT)] = None,
-    types: Annotated[list[EntryType] | None, Query()] = None,
+    types: Annotated[list[EntryType] | None, Query(max_length=len(ENTRY_TYPES))] = None,
     limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
 ) -> Any:

@@ -10,8 +10,8 @@ from typing import Any
 
 from ..engine import SessionKey
 from ..engine import snapshot as doc
-from ..engine.errors import Malformed
-from ..engine.limits import MAX_PAGE_SIZE
+from ..engine.errors import Malformed, TooLarge
+from ..engine.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, MAX_PAGE_SIZE
 from .sessions import Sessions
 
 SESSION_FIELDS = (
@@ -44,15 +44,20 @@ async def export_session(sessions: Sessions, key: SessionKey) -> str:
 
 
 def parse_import(body: bytes) -> tuple[str | None, dict[str, Any], list[dict[str, Any]]]:
-    """(the exported id, the session's fields, the entries) of an export or a snapshot."""
+    """(the exported id, the session's fields, the entries) of an export or a snapshot, within
+    the import limits: the text (also once inflated) and the number of entries."""
     if body.startswith(doc.GZIP_MAGIC):
-        text = doc.decompress(body)
+        text = doc.decompress(body, MAX_IMPORT_BYTES)
     else:
+        if len(body) > MAX_IMPORT_BYTES:  # over RPC; HTTP bodies are smaller already
+            raise TooLarge(
+                f"the document is more than {MAX_IMPORT_BYTES} bytes", {"limit": MAX_IMPORT_BYTES}
+            )
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Malformed("the body is not UTF-8 text") from None
-    session, entries = doc.parse(text)
+    session, entries = doc.parse(text, MAX_IMPORT_ENTRIES)
     fields = {f: session[f] for f in SESSION_FIELDS if f in session}
     if fields.get("status") == "archived":  # a snapshot from the archive: the copy is in use
         fields["status"] = "active"
