@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi.testclient import TestClient
 
+JSON = {"content-type": "application/json"}
 NDJSON = {"content-type": "application/x-ndjson"}
 GZIP = {"content-type": "application/gzip"}
 
@@ -27,11 +28,3 @@ def state(client: TestClient) -> tuple[Any, Any, Any]:
         client.get("/v1/sessions/s/entries").json(),
         client.get("/v1/sessions/s/data").json(),
     )
-
-
-def nested(depth: int) -> Any:
-    """A JSON value `depth` arrays deep: 0 is a scalar, 1 is [0], 2 is [[0]]."""
-    value: Any = 0
-    for _ in range(depth):
-        value = [value]
-    return value

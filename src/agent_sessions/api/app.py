@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 from .. import __version__
 from ..console import PAGE
 from ..engine.limits import MAX_APPEND_BYTES, MAX_DATA_BYTES
-from .errors import BodyLimit, install_error_handlers
+from .body import BodyGuard
+from .errors import install_error_handlers
 from .models import ErrorBody
 from .routes import router
 from .services import Services
@@ -52,7 +53,7 @@ def create_app(
     )
     app.state.resolve = resolve
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=MAX_REQUEST_BYTES)
+    app.add_middleware(BodyGuard, limit=MAX_REQUEST_BYTES)
     app.include_router(router)
 
     @app.get("/console", response_class=HTMLResponse, include_in_schema=False)

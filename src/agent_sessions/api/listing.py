@@ -85,6 +85,9 @@ async def list_sessions(
         params += [updated_at, updated_at, session_id]
     sql = " AND ".join([_SELECT, *clauses]) + " ORDER BY updated_at DESC, id DESC LIMIT ?"
     rows = await index.query(sql, [*params, limit + 1])
-    sessions = [{**r, "metadata": decode_json(r["metadata"])} for r in rows[:limit]]
+    sessions = [
+        {**r, "metadata": decode_json(r["metadata"], f"the metadata of {r['id']!r}")}
+        for r in rows[:limit]
+    ]
     more = len(rows) > limit
     return {"sessions": sessions, "next_cursor": encode_cursor(sessions[-1]) if more else None}
