@@ -84,6 +84,14 @@ class Malformed(SessionError):
     status = 400
 
 
+class SchemaTooNew(SessionError):
+    """The store was upgraded by a newer release than this one: refused, never downgraded.
+    503: nothing was done, and the newer release can serve it."""
+
+    code = "schema_too_new"
+    status = 503
+
+
 _BY_CODE = {
     cls.code: cls
     for cls in (
@@ -97,5 +105,6 @@ _BY_CODE = {
         Unauthorized,
         Forbidden,
         Malformed,
+        SchemaTooNew,
     )
 }
