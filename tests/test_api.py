@@ -257,12 +257,14 @@ def test_writes_reach_the_local_d1_file(client: TestClient, tmp_path: Path) -> N
     mirrored(client, "m")
     assert client.post("/v1/sessions/m/mirror/verify").json()["equal"] is True
     health = client.get("/healthz").json()
+    assert health["ok"] is True
     assert health["mirror"] == {
         "pending": 0,
         "sessions_pending": 0,
         "lag_ms": 0,
         "last_error": None,
     }
+    assert health["alarms"] == {"failing": 0, "last_error": None, "last_failure_at": None}
 
 
 def test_a_deleted_session_leaves_d1(client: TestClient, tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ import sqlite3
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -264,3 +265,20 @@ def test_a_release_4_outbox_is_rebuilt_with_its_pending_work(tmp_path: Path) -> 
     assert outbox_ids(conn) == [2]
     sql = conn.execute("SELECT sql FROM sqlite_master WHERE name = 'mirror_outbox'").fetchone()
     assert "AUTOINCREMENT" in sql[0]
+
+
+def test_a_session_file_of_a_newer_release_answers_503_saying_so(local_client: Any) -> None:
+    """Over HTTP (and over RPC, as the Durable Object answers with the same error): the
+    operation is refused with the reason, and the store keeps its newer version."""
+    key = SessionKey("default", "newer")
+    path = Path(local_client.app.state.store.path(key))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    conn = sqlite3.connect(path, isolation_level=None)
+    SessionEngine(SqliteSql(conn)).create_session(key, {})
+    conn.execute("UPDATE store_meta SET value = '99' WHERE key = 'schema_version'")
+    conn.execute("UPDATE store_meta SET value = 'newer' WHERE key = 'schema_digest'")
+    answer = local_client.get("/v1/sessions/newer")
+    assert answer.status_code == 503, answer.text
+    assert answer.json()["error"]["code"] == "schema_too_new"
+    assert "schema version 99" in answer.json()["error"]["message"]
+    assert stored(conn, "schema_version") == "99"

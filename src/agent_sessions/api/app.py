@@ -32,6 +32,8 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (409, "Conflict"),
         (413, "Too large"),
         (422, "Invalid request"),
+        (503, "The store was upgraded by a newer release"),
+        (507, "The store cannot be written (a full or read-only disk)"),
     )
 }
 
@@ -41,9 +43,10 @@ def create_app(
     health: Callable[[], dict[str, Any]] | None = None,
     lifespan: Any = None,
 ) -> FastAPI:
-    """`resolve` gives each request its `Services`. `health` reports the mirror across
-    sessions where the host can see them all (local mode); in the Worker each session's DO
-    reports its own (`GET /v1/sessions/{id}/mirror`)."""
+    """`resolve` gives each request its `Services`. `health` reports, where the host can see
+    every session (local mode), whether all is well (`ok`: no alarm failing), the mirror
+    across sessions and the failing alarms; in the Worker each session's DO reports its own
+    (`GET /v1/sessions/{id}/mirror`)."""
     app = FastAPI(
         title="agent-sessions",
         version=__version__,
@@ -63,6 +66,12 @@ def create_app(
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, Any]:
-        return {"ok": True, "version": __version__, "mirror": health() if health else None}
+        status = health() if health else {}
+        return {
+            "ok": status.get("ok", True),
+            "version": __version__,
+            "mirror": status.get("mirror"),
+            "alarms": status.get("alarms"),
+        }
 
     return app

@@ -229,6 +229,10 @@ class MirrorStatus(BaseModel):
     last_success_at: int | None
     next_attempt_at: int | None
     delivered: int = Field(description="Outbox rows delivered, all time.")
+    alarm_failures: int = Field(
+        0, description="Consecutive alarms with a failed job (sweep, archive, drain); 0 when well."
+    )
+    alarm_error: str | None = Field(None, description="What the last failed alarm hit.")
 
 
 class ParityCounts(BaseModel):

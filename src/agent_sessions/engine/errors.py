@@ -84,6 +84,14 @@ class Malformed(SessionError):
     status = 400
 
 
+class InsufficientStorage(SessionError):
+    """The store cannot be written: the disk is full, read-only or failing (a Durable Object
+    over its storage limit). The write was refused whole; reads still work."""
+
+    code = "insufficient_storage"
+    status = 507
+
+
 class SchemaTooNew(SessionError):
     """The store was upgraded by a newer release than this one: refused, never downgraded.
     503: nothing was done, and the newer release can serve it."""
@@ -105,6 +113,7 @@ _BY_CODE = {
         Unauthorized,
         Forbidden,
         Malformed,
+        InsufficientStorage,
         SchemaTooNew,
     )
 }

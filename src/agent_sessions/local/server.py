@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
+import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,7 +16,9 @@ from ..api.app import create_app
 from ..api.auth import TokenTable
 from ..api.services import Services
 from ..api.sessions import Sessions
+from ..engine import SessionError
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
+from .lock import DataDirLocked
 from .store import LocalStore
 
 
@@ -51,7 +56,11 @@ def serve(
 ) -> None:
     import uvicorn  # noqa: PLC0415 - a local-mode dependency only
 
-    app = local_app(data_dir, tokens, lifecycle=lifecycle)
+    faulthandler.enable()  # a crash in SQLite (SIGBUS, SIGSEGV) leaves a traceback in the log
+    try:
+        app = local_app(data_dir, tokens, lifecycle=lifecycle)
+    except (DataDirLocked, SessionError, OSError, sqlite3.Error) as exc:
+        sys.exit(f"agent-sessions: cannot serve {Path(data_dir).resolve()}: {exc}")
     print(f"agent-sessions: serving http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     print(f"agent-sessions: data in {Path(data_dir).resolve()}")
     if tokens is None:
