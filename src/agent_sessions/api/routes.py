@@ -53,6 +53,10 @@ from .transfer import export_session, parse_import
 router = APIRouter(prefix="/v1")
 NDJSON = "application/x-ndjson"
 GZIP = "application/gzip"
+IMPORT_ROUTE = "/sessions/import"
+IMPORT_PATH = router.prefix + IMPORT_ROUTE
+IMPORT_TYPES = frozenset({NDJSON, "application/jsonl", GZIP})
+"""What an import's body may be: JSON Lines (either name) or a gzipped snapshot."""
 
 
 async def services_of(request: Request) -> Services:
@@ -148,7 +152,7 @@ async def search(
 
 
 @router.post(
-    "/sessions/import",
+    IMPORT_ROUTE,
     status_code=201,
     response_model=Session,
     tags=["sessions"],

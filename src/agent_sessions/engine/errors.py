@@ -84,6 +84,13 @@ class Malformed(SessionError):
     status = 400
 
 
+class UnsupportedMediaType(SessionError):
+    """A body of a type the operation does not take (without tokens: anything but JSON)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
 class InsufficientStorage(SessionError):
     """The store cannot be written: the disk is full, read-only or failing (a Durable Object
     over its storage limit). The write was refused whole; reads still work."""
@@ -113,6 +120,7 @@ _BY_CODE = {
         Unauthorized,
         Forbidden,
         Malformed,
+        UnsupportedMediaType,
         InsufficientStorage,
         SchemaTooNew,
     )

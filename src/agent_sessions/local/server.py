@@ -18,6 +18,7 @@ from ..api.services import Services
 from ..api.sessions import Sessions
 from ..engine import SessionError
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
+from .guard import NoAuthGuard
 from .lock import DataDirLocked
 from .store import LocalStore
 
@@ -27,8 +28,10 @@ def local_app(
     tokens: TokenTable | None,
     store: LocalStore | None = None,
     lifecycle: Lifecycle = NO_LIFECYCLE,
+    host: str = "127.0.0.1",
 ) -> FastAPI:
-    """The local API over `data_dir`; `tokens=None` turns auth off (tenant `default`)."""
+    """The local API over `data_dir`; `tokens=None` turns auth off (tenant `default`), and
+    then keeps web pages out (local/guard.py), allowing `host`, the address it is bound to."""
     store = store or LocalStore(data_dir, lifecycle=lifecycle)
     services = Services(Sessions(store.transport), store.mirror, tokens)
 
@@ -43,6 +46,8 @@ def local_app(
             store.close()
 
     app = create_app(lambda _request: services, health=store.health, lifespan=lifespan)
+    if tokens is None:
+        app.add_middleware(NoAuthGuard, bound_host=host)
     app.state.store = store
     return app
 
@@ -58,7 +63,7 @@ def serve(
 
     faulthandler.enable()  # a crash in SQLite (SIGBUS, SIGSEGV) leaves a traceback in the log
     try:
-        app = local_app(data_dir, tokens, lifecycle=lifecycle)
+        app = local_app(data_dir, tokens, lifecycle=lifecycle, host=host)
     except (DataDirLocked, SessionError, OSError, sqlite3.Error) as exc:
         sys.exit(f"agent-sessions: cannot serve {Path(data_dir).resolve()}: {exc}")
     print(f"agent-sessions: serving http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
