@@ -1,5 +1,6 @@
-"""Reading a request body before the app sees it: refused whole if it is too large, or if it is
-JSON nested deeper than any request needs, before anything parses it.
+"""Reading a request body before the app sees it: refused whole if it is too large, too slow
+to arrive (where a timeout is set: the local server), or JSON nested deeper than any request
+needs, before anything parses it.
 
 Python's JSON parser takes about 1,000 levels and pydantic-core's encoder 49 in WebAssembly, so a
 deep body is refused here, in the Worker and locally alike; the engine then holds each stored
@@ -7,6 +8,9 @@ value to MAX_JSON_DEPTH exactly (an import's text is checked where it is read, i
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,12 +33,18 @@ def is_json(content_type: bytes | None) -> bool:
 
 
 class BodyGuard:
-    """Buffer the body (413 over `limit` bytes, before parsing), refuse JSON bodies deeper than
-    BODY_DEPTH (422), then hand the app the body in one piece."""
+    """Buffer the body (413 over `limit` bytes, before parsing; 408 if it has not all arrived
+    `timeout` seconds after the request began), refuse JSON bodies deeper than BODY_DEPTH
+    (422), then hand the app the body in one piece.
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    The timeout is for the local server: uvicorn times out nothing while a body arrives, so a
+    connection sending half a body held its resources forever. The Worker's runtime delivers
+    bodies whole, and sets no timeout here."""
+
+    def __init__(self, app: ASGIApp, limit: int, timeout: float | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.timeout = timeout
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -48,8 +58,13 @@ class BodyGuard:
         chunks: list[bytes] = []
         size = 0
         more = True
+        deadline = None if self.timeout is None else time.monotonic() + self.timeout
         while more:
-            message = await receive()
+            try:
+                message = await self._next(receive, deadline)
+            except TimeoutError:
+                await self._too_slow(scope, receive, send)
+                return
             if message["type"] != "http.request":
                 break
             chunk = message.get("body", b"")
@@ -80,6 +95,22 @@ class BodyGuard:
             return {"type": "http.request", "body": body, "more_body": False}
 
         await self.app(scope, replay, send)
+
+    @staticmethod
+    async def _next(receive: Receive, deadline: float | None) -> Message:
+        if deadline is None:
+            return await receive()
+        return await asyncio.wait_for(receive(), max(0.0, deadline - time.monotonic()))
+
+    async def _too_slow(self, scope: Scope, receive: Receive, send: Send) -> None:
+        response = error_response(
+            408,
+            "timeout",
+            f"the request body did not arrive within {self.timeout:g} s",
+            {"timeout_s": self.timeout},
+        )
+        response.headers["connection"] = "close"  # the rest of the body is not awaited
+        await response(scope, receive, send)
 
     async def _too_large(self, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(

@@ -84,6 +84,13 @@ class Malformed(SessionError):
     status = 400
 
 
+class RequestTimeout(SessionError):
+    """The request body did not arrive in time (the local server's body read timeout)."""
+
+    code = "timeout"
+    status = 408
+
+
 class UnsupportedMediaType(SessionError):
     """A body of a type the operation does not take (without tokens: anything but JSON)."""
 
@@ -120,6 +127,7 @@ _BY_CODE = {
         Unauthorized,
         Forbidden,
         Malformed,
+        RequestTimeout,
         UnsupportedMediaType,
         InsufficientStorage,
         SchemaTooNew,
