@@ -35,9 +35,13 @@ def _raise_storage_failure(exc: sqlite3.Error) -> None:
         raise InsufficientStorage(f"the data directory cannot be written: {exc}") from exc
 
 
-def connect(path: str | Path) -> sqlite3.Connection:
-    """Open a database in autocommit mode: transactions are explicit, as in a DO."""
+def connect(path: str | Path, read_only: bool = False) -> sqlite3.Connection:
+    """Open a database in autocommit mode: transactions are explicit, as in a DO. A read-only
+    connection (of a file some other connection made, in WAL mode) cannot write at all."""
     try:
+        if read_only:
+            target = f"{Path(path).resolve().as_uri()}?mode=ro"
+            return sqlite3.connect(target, uri=True, isolation_level=None, check_same_thread=False)
         conn = sqlite3.connect(str(path), isolation_level=None, check_same_thread=False)
         if str(path) != ":memory:":
             conn.execute("PRAGMA journal_mode = WAL")

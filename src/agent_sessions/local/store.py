@@ -53,10 +53,11 @@ class LocalStore:
         self._lock = DataDirLock(self.data_dir)
         self._lock.acquire()
         try:
-            self.mirror: MirrorPort = mirror or SqliteMirror(self.data_dir / "d1.sqlite")
+            self._own_mirror = None if mirror else SqliteMirror(self.data_dir / "d1.sqlite")
         except BaseException:
             self._lock.release()
             raise
+        self.mirror: MirrorPort = mirror or self._own_mirror  # type: ignore[assignment]
         self.lifecycle = lifecycle
         self.archive = DirectoryArchive(self.data_dir / "archive")
         """R2's stand-in: the same keys, under <data-dir>/archive/."""
@@ -197,6 +198,8 @@ class LocalStore:
         for _, sql in self._hosts.values():
             sql.close()
         self._hosts.clear()
+        if self._own_mirror is not None:
+            self._own_mirror.close()
         self._lock.release()
 
 
