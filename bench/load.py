@@ -44,7 +44,7 @@ class Size:
 
 
 FULL = Size(8, 2, 32, 20, 500, 2.0, 8)
-SMOKE = Size(4, 1, 32, 2, 40, 0.5, 2)
+SMOKE = Size(4, 1, 32, 2, 40, 0.5, 1)
 
 
 class Connection:

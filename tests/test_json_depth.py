@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -62,18 +61,20 @@ def test_json_at_the_depth_limit_round_trips_and_one_level_more_is_422(
 
 
 def test_a_deep_value_stored_by_an_older_release_reads_as_a_422_naming_it(
-    local_client: TestClient, tmp_path: Path
+    local_client: TestClient,
 ) -> None:
     """A row written before the limit existed: a 422 naming what to rewrite, not a 500."""
-    local_client.post("/v1/sessions/s/entries", json={"entries": [{"type": "custom"}]})
-    with sqlite3.connect(tmp_path / "sessions" / "default" / "s.sqlite") as raw:
+    local_client.post("/v1/sessions", json={"id": "legacy"})
+    local_client.post("/v1/sessions/legacy/entries", json={"entries": [{"type": "custom"}]})
+    path = local_client.app.state.store.path(SessionKey("default", "legacy"))
+    with sqlite3.connect(path) as raw:
         raw.execute("UPDATE session_entries SET payload = ?", (nested(300),))
-    for read in ("/v1/sessions/s/entries", "/v1/sessions/s/context"):
+    for read in ("/v1/sessions/legacy/entries", "/v1/sessions/legacy/context"):
         error = error_of(local_client.get(read), 422, "invalid")
         assert "entry 1" in error["message"]
-    cleared = local_client.post("/v1/sessions/s/replace", json={"from_seq": 1, "entries": []})
+    cleared = local_client.post("/v1/sessions/legacy/replace", json={"from_seq": 1, "entries": []})
     assert cleared.status_code == 200, cleared.text
-    assert local_client.get("/v1/sessions/s/entries").status_code == 200
+    assert local_client.get("/v1/sessions/legacy/entries").status_code == 200
 
 
 def test_an_import_nesting_too_deep_is_a_422(local_client: TestClient) -> None:
