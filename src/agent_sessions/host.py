@@ -55,6 +55,17 @@ KEEP_ARCHIVED = frozenset({"resync_mirror"})
 DEFAULT_ARCHIVE_PREFIX = "agent-sessions"
 
 
+def alarm_failed(
+    previous: dict[str, Any] | None, errors: list[Exception], now: int
+) -> tuple[dict[str, Any], int]:
+    """An alarm's failure, one more in a row after `previous`, and when to try again: the
+    mirror's backoff (about 1 s, 2 s, 4 s ... capped at 5 minutes)."""
+    failures = (previous or {}).get("failures", 0) + 1
+    error = "; ".join(f"{type(e).__name__}: {e}" for e in errors)[:MAX_ERROR_TEXT]
+    retry_at = now + backoff_ms(failures, random.random())
+    return {"failures": failures, "error": error, "at": now}, retry_at
+
+
 class SessionHost:
     def __init__(
         self,
@@ -174,11 +185,8 @@ class SessionHost:
                 log.exception("alarm job %s failed", job.__name__.strip("_"))
                 failed.append(exc)
         if failed:
-            failures = (self.alarm_failure or {}).get("failures", 0) + 1
-            now = self._clock()
-            error = "; ".join(f"{type(e).__name__}: {e}" for e in failed)[:MAX_ERROR_TEXT]
-            self.alarm_failure = {"failures": failures, "error": error, "at": now}
-            due.append(now + backoff_ms(failures, random.random()))
+            self.alarm_failure, retry_at = alarm_failed(self.alarm_failure, failed, self._clock())
+            due.append(retry_at)
         else:
             self.alarm_failure = None
         times = [t for t in due if t is not None]

@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 import errno
 import logging
-import random
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -26,9 +25,8 @@ from ..engine import NotFound, SessionKey
 from ..engine.errors import InsufficientStorage
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from ..engine.sessions import now_ms
-from ..host import SessionHost
+from ..host import SessionHost, alarm_failed
 from ..mirror import MirrorPort
-from ..mirror.drain import MAX_ERROR_TEXT, backoff_ms
 from ..mirror.limits import FAST_PATH_DELAY_MS
 from .lock import DataDirLock
 
@@ -138,10 +136,9 @@ class LocalStore:
                 pending = host.drain.status()["pending"]
             except Exception as exc:
                 log.exception("the alarm of %s failed", key.object_name)
-                failures = self._alarm_failures.get(key, {}).get("failures", 0) + 1
-                error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]
-                self._alarm_failures[key] = {"failures": failures, "error": error, "at": now}
-                self._wake_no_later(key, now + backoff_ms(failures, random.random()))
+                failure, retry_at = alarm_failed(self._alarm_failures.get(key), [exc], now)
+                self._alarm_failures[key] = failure
+                self._wake_no_later(key, retry_at)
                 continue
             if host.alarm_failure is None:
                 self._alarm_failures.pop(key, None)
