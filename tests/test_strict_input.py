@@ -131,3 +131,20 @@ def test_the_rpc_paths_refuse_numbers_as_strings(tmp_path: Path) -> None:
         return refused
 
     assert len(asyncio.run(scenario())) == 6
+
+
+def test_the_openapi_document_gives_query_integers_their_bounds(local_client: TestClient) -> None:
+    """The digits-only check must not cost the document its minimum and maximum."""
+    spec = local_client.get("/openapi.json").json()
+    integers = [
+        (path, parameter["name"], schema)
+        for path, item in spec["paths"].items()
+        for operation in item.values()
+        for parameter in operation.get("parameters", [])
+        for schema in [parameter["schema"], *parameter["schema"].get("anyOf", [])]
+        if schema.get("type") == "integer"
+    ]
+    assert len(integers) >= 7
+    for path, name, schema in integers:
+        assert {"minimum", "maximum"} <= set(schema), (path, name, schema)
+        assert not {"ge", "le"} & set(schema), (path, name, schema)

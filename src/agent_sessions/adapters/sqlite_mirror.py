@@ -87,9 +87,16 @@ class SqliteMirror:
                 self._opened.append(reader)
         return reader.execute(sql, params)
 
-    def close(self) -> None:
-        for readers in self._readers.values():
-            readers.shutdown(wait=True)
-        for reader in self._opened:
+    def stop_readers(self) -> None:
+        """End the reader threads and their connections; the next read starts them again."""
+        readers, self._readers = self._readers, {}
+        for pool in readers.values():
+            pool.shutdown(wait=True)
+        with self._opening:
+            opened, self._opened = self._opened, []
+        for reader in opened:
             reader.close()
+
+    def close(self) -> None:
+        self.stop_readers()
         self.sql.close()

@@ -38,9 +38,10 @@ def _digits(value: Any) -> Any:
 
 _DIGITS = re.compile(r"[0-9]{1,16}")
 """2**52, the largest integer the engine binds, has 16 digits."""
-QueryInt = Annotated[int, BeforeValidator(_digits)]
-"""An integer in the query string: plain ASCII digits only, where int() would also take
-"1_0", "+1", " 1" and other scripts' digits."""
+DIGITS = BeforeValidator(_digits)
+"""For an integer in the query string, after its Query(...): plain ASCII digits only, where
+int() would also take "1_0", "+1", " 1" and other scripts' digits. (Before the Query, it
+would turn the Query's bounds into keys that are not JSON Schema.)"""
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD)]
 EntryType = Literal["message", "tool_call", "tool_result", "compaction", "metadata", "custom"]
 SettableStatus = Literal["active", "completed", "abandoned"]

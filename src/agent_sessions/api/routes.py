@@ -19,6 +19,7 @@ from .auth import OPEN, Principal
 from .fork import fork_session
 from .listing import MAX_CURSOR_LENGTH, list_sessions
 from .models import (
+    DIGITS,
     AppendRequest,
     AppendResult,
     Context,
@@ -32,7 +33,6 @@ from .models import (
     ParityReport,
     Pruned,
     PruneRequest,
-    QueryInt,
     Replaced,
     ReplaceRequest,
     Resync,
@@ -103,7 +103,7 @@ async def writer_key(session_id: SessionId, principal: WriterDep) -> SessionKey:
 
 ReadKey = Annotated[SessionKey, Depends(reader_key)]
 WriteKey = Annotated[SessionKey, Depends(writer_key)]
-Timestamp = Annotated[QueryInt | None, Query(ge=0, le=MAX_SAFE_INT)]
+Timestamp = Annotated[int | None, Query(ge=0, le=MAX_SAFE_INT), DIGITS]
 
 
 @router.post("/sessions", status_code=201, response_model=Session, tags=["sessions"])
@@ -122,7 +122,7 @@ async def list_all_sessions(
     status: Status | None = None,
     updated_since: Timestamp = None,
     updated_before: Timestamp = None,
-    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), DIGITS] = DEFAULT_PAGE_SIZE,
     cursor: Annotated[
         str | None,
         Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page"),
@@ -144,7 +144,7 @@ async def search(
     who: ReaderDep,
     services: ServicesDep,
     q: Annotated[str, Query(min_length=1, max_length=1024)],
-    limit: Annotated[QueryInt, Query(ge=1, le=MAX_HITS)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_HITS), DIGITS] = 20,
 ) -> Any:
     """Entries of the caller's tenant whose content has every word of `q`, best first, from
     D1 (locally, the mirror file): like listings, search follows the mirror."""
@@ -257,10 +257,10 @@ async def get_writer(key: ReadKey, services: ServicesDep) -> Any:
 async def read_entries(
     key: ReadKey,
     services: ServicesDep,
-    after_seq: Annotated[QueryInt, Query(ge=0, le=MAX_SAFE_INT)] = 0,
-    before_seq: Annotated[QueryInt | None, Query(ge=1, le=MAX_SAFE_INT)] = None,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SAFE_INT), DIGITS] = 0,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SAFE_INT), DIGITS] = None,
     types: Annotated[list[EntryType] | None, Query(max_length=len(ENTRY_TYPES))] = None,
-    limit: Annotated[QueryInt, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), DIGITS] = DEFAULT_PAGE_SIZE,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
 ) -> Any:
     page = await services.sessions.read_entries(key, after_seq, before_seq, types, limit, order)

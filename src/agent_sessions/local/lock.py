@@ -25,6 +25,9 @@ class DataDirLock:
         self._fd: int | None = None
 
     def acquire(self) -> None:
+        """Take the lock (held already: nothing to do); DataDirLocked if another has it."""
+        if self._fd is not None:
+            return
         fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)

@@ -56,6 +56,7 @@ class LocalStore:
             self._lock.release()
             raise
         self.mirror: MirrorPort = mirror or self._own_mirror  # type: ignore[assignment]
+        """Its own mirror stays open for the store's life: `close` ends only its readers."""
         self.lifecycle = lifecycle
         self.archive = DirectoryArchive(self.data_dir / "archive")
         """R2's stand-in: the same keys, under <data-dir>/archive/."""
@@ -77,6 +78,7 @@ class LocalStore:
         if key in self._hosts:
             self._hosts.move_to_end(key)
             return self._hosts[key][0]
+        self._lock.acquire()  # again, if the store was closed and is used once more
         path = self.path(key)
         made = not path.exists()
         if made:
@@ -192,11 +194,13 @@ class LocalStore:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def close(self) -> None:
+        """Close the session files and let the data directory go (its lock). A store used
+        again afterwards reopens what it needs, and takes the lock again."""
         for _, sql in self._hosts.values():
             sql.close()
         self._hosts.clear()
         if self._own_mirror is not None:
-            self._own_mirror.close()
+            self._own_mirror.stop_readers()
         self._lock.release()
 
 
