@@ -17,7 +17,9 @@
 -- Upgrades: a column added to a shared table goes at the end of its CREATE TABLE here (what a
 -- new store gets), in an "-- @upgrade N" section at the end of this file (what a Durable
 -- Object or local file at version N-1 runs to reach N), and in migrations/000N_*.sql with the
--- same statements (what D1 runs). Tests hold the three to each other.
+-- same statements (what D1 runs). Tests hold the three to each other. "@upgrade N d1" is for
+-- D1 (and local mirror files) only; "@upgrade N do" for Durable Objects (and local session
+-- files) only, whose migration then holds no statement, keeping the numbers in step.
 
 -- @section shared
 CREATE TABLE IF NOT EXISTS sessions (
@@ -73,14 +75,16 @@ CREATE TABLE IF NOT EXISTS store_meta (
 ) STRICT;
 
 -- Mirror work, written in the same transaction as the change it describes, and removed
--- only after D1 has acknowledged it. The id orders the work. op is one of
+-- only after D1 has acknowledged it. The id orders the work and is never reused
+-- (AUTOINCREMENT): an acknowledgement deletes "id <= n", and a reused id would name work that
+-- was never sent. op is one of
 --   upsert_session  the session row changed (ship the current row);
 --   append_entries  entries seq_from..seq_to were added (seq_from advances as pages ship);
 --   delete_session  the session was deleted at `version` (a tombstone);
 --   delete_entries  entries seq_from..seq_to were deleted (prune, replace): a tombstone;
 --   resync          rebuild this session's D1 rows from scratch (see parity repair).
 CREATE TABLE IF NOT EXISTS mirror_outbox (
-  id          INTEGER PRIMARY KEY,
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
   tenant_id   TEXT    NOT NULL,
   session_id  TEXT    NOT NULL,
   op          TEXT    NOT NULL,
@@ -177,3 +181,21 @@ CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON sessi
   INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content);
 END;
 INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');
+
+-- @upgrade 5 do
+-- Outbox ids that are never reused (see mirror_outbox). SQLite cannot add AUTOINCREMENT to a
+-- table, so the outbox is rebuilt, keeping its pending work and ids.
+CREATE TABLE mirror_outbox_next (
+  id          INTEGER PRIMARY KEY AUTOINCREMENT,
+  tenant_id   TEXT    NOT NULL,
+  session_id  TEXT    NOT NULL,
+  op          TEXT    NOT NULL,
+  version     INTEGER NOT NULL,
+  seq_from    INTEGER,
+  seq_to      INTEGER,
+  created_at  INTEGER NOT NULL
+) STRICT;
+INSERT INTO mirror_outbox_next (id, tenant_id, session_id, op, version, seq_from, seq_to, created_at)
+  SELECT id, tenant_id, session_id, op, version, seq_from, seq_to, created_at FROM mirror_outbox;
+DROP TABLE mirror_outbox;
+ALTER TABLE mirror_outbox_next RENAME TO mirror_outbox;

@@ -1,7 +1,9 @@
 """Run the benchmarks: `python -m bench` (the README's `scripts/bench`).
 
-Exits 1 if a target is missed; `--smoke` runs tiny sizes to prove the bench works and checks
-no targets (they are about sizes it does not reach).
+Two suites: `storage`, what a turn costs as a session grows, for agent-sessions and its peers;
+and `load`, the local server under concurrent clients (bench/load.py). Exits 1 if a target is
+missed; `--smoke` runs tiny sizes to prove the bench works and checks no targets (they are
+about sizes it does not reach).
 """
 
 from __future__ import annotations
@@ -10,8 +12,9 @@ import argparse
 import importlib.util
 import sys
 from pathlib import Path
+from typing import Any
 
-from . import probe
+from . import load, load_report, probe
 from .mirror import mirror_figures
 from .report import check, machine, markdown, write
 from .run import measure_system, scratch_root
@@ -25,16 +28,10 @@ def turns_at(history: int, turns: int) -> int:
     return max(3, turns // 5) if history >= 10_000 else turns
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
-    parser.add_argument("--sizes", default="10,100,1000,10000", help="history lengths")
-    parser.add_argument("--turns", type=int, default=100, help="turns measured per size")
-    parser.add_argument("--out", type=Path, default=ROOT / "results")
-    parser.add_argument("--smoke", action="store_true", help="tiny sizes; no target checks")
-    args = parser.parse_args(argv)
+def storage(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The storage suite; its targets."""
     sizes = [10, 20] if args.smoke else [int(s) for s in args.sizes.split(",")]
     turns = 3 if args.smoke else args.turns
-
     probe.install()
     systems = ["agent-sessions", "single-blob"]
     for system, module in PEERS.items():
@@ -56,7 +53,31 @@ def main(argv: list[str] | None = None) -> int:
     results["targets"] = check(results)
     write(results, args.out)
     print(markdown(results))
-    missed = [t["target"] for t in results["targets"] if t["met"] is False]
+    return results["targets"]
+
+
+def load_suite(args: argparse.Namespace) -> list[dict[str, Any]]:
+    """The load suite; its targets."""
+    results = load.measure(args.smoke)
+    load_report.write(results, args.out)
+    print(load_report.markdown(results))
+    return results["targets"]
+
+
+SUITES = {"storage": storage, "load": load_suite}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--suite", choices=["all", *SUITES], default="all")
+    parser.add_argument("--sizes", default="10,100,1000,10000", help="history lengths")
+    parser.add_argument("--turns", type=int, default=100, help="turns measured per size")
+    parser.add_argument("--out", type=Path, default=ROOT / "results")
+    parser.add_argument("--smoke", action="store_true", help="tiny sizes; no target checks")
+    args = parser.parse_args(argv)
+    chosen = list(SUITES) if args.suite == "all" else [args.suite]
+    targets = [target for name in chosen for target in SUITES[name](args)]
+    missed = [t["target"] for t in targets if t["met"] is False]
     if missed and not args.smoke:
         print(f"bench: targets missed: {'; '.join(missed)}", file=sys.stderr)
         return 1

@@ -22,7 +22,11 @@ ROOT = Path(__file__).resolve().parent.parent
 SCHEMA = ROOT / "schema.sql"
 MODULE = ROOT / "src" / "agent_sessions" / "engine" / "ddl.py"
 SECTIONS = ("shared", "do", "d1")
-_SECTION_RE = re.compile(r"^-- @(section (\w+)|upgrade (\d+)( d1)?)\s*$")
+_SECTION_RE = re.compile(r"^-- @(section (\w+)|upgrade (\d+)( d1| do)?)\s*$")
+_ADD_COLUMN_RE = re.compile(r"^ALTER TABLE (\w+) ADD COLUMN (\w+)\b")
+SCOPES = {"": "all", " d1": "d1", " do": "do"}
+"""An upgrade's scope: every store, D1 (and local mirror files) only, or Durable Objects (and
+local session files) only."""
 
 
 def _statements(lines: list[str]) -> list[str]:
@@ -42,8 +46,8 @@ def _statements(lines: list[str]) -> list[str]:
 
 def split_sections(text: str) -> dict[str, list[str]]:
     """Return each section's statements, comments stripped, in file order. Upgrade sections
-    are named "upgrade N" (every store) or "upgrade N d1" (D1 and local mirror files only)
-    and must be numbered 2, 3, ... in order."""
+    are named "upgrade N", "upgrade N d1" or "upgrade N do" (see SCOPES) and must be numbered
+    2, 3, ... in order."""
     lines: dict[str, list[str]] = {name: [] for name in SECTIONS}
     current: str | None = None
     for line in text.splitlines():
@@ -89,19 +93,28 @@ def render(text: str) -> str:
         out.append(")")
         out.append("")
     upgrades = [
-        (int(name.split()[1]), name.endswith(" d1"), sections[name])
+        (
+            int(name.split()[1]),
+            SCOPES[name.removeprefix(f"upgrade {name.split()[1]}")],
+            sections[name],
+        )
         for name in sections
         if name.startswith("upgrade ")
     ]
     out.append(f"SCHEMA_VERSION = {len(upgrades) + 1}")
     out.append(
-        '"""Upgrades: (version, for D1 only, the statements that bring version - 1 to it)."""'
+        '"""Upgrades: (version, scope ("all", "d1" or "do"), the statements that bring\n'
+        "version - 1 to it, the (table, column) pairs they add: an upgrade whose columns a store\n"
+        'already has was applied there before, and is skipped)."""'
     )
-    out.append("UPGRADES: tuple[tuple[int, bool, tuple[str, ...]], ...] = (")
-    for version, d1_only, statements in upgrades:
-        out.append(f"    ({version}, {d1_only}, (")
+    out.append(
+        "UPGRADES: tuple[tuple[int, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = ("
+    )
+    for version, scope, statements in upgrades:
+        added = [m.groups() for m in map(_ADD_COLUMN_RE.match, statements) if m]
+        out.append(f"    ({version}, {scope!r}, (")
         out.extend(f"        {stmt!r}," for stmt in statements)
-        out.append("    )),")
+        out.append(f"    ), {tuple(added)!r}),")
     out.append(")")
     out.append("")
     for const, table in (("SESSION_COLUMNS", "sessions"), ("ENTRY_COLUMNS", "session_entries")):

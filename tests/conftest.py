@@ -111,3 +111,17 @@ def engine(backend: Backend, clock: Clock) -> SessionEngine:
 @pytest.fixture
 def key() -> SessionKey:
     return SessionKey("acme", "sess-1")
+
+
+@pytest.fixture(scope="module")
+def local_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """The local app without tokens (a TestClient), holding one session "s"; one per test
+    module, as most of its users check refusals, which change nothing."""
+    from fastapi.testclient import TestClient  # noqa: PLC0415 - not for the Pyodide tier
+
+    from agent_sessions.local.server import local_app  # noqa: PLC0415
+
+    app = local_app(tmp_path_factory.mktemp("local"), None)
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as made:
+        made.post("/v1/sessions", json={"id": "s"})
+        yield made

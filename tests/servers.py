@@ -36,11 +36,23 @@ def call(base: str, method: str, path: str, body: Any = None) -> tuple[int, Any]
 class Server:
     """`agent-sessions serve` in a child process, as the README starts it."""
 
-    def __init__(self, data_dir: Path, *flags: str, env: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        *flags: str,
+        env: dict[str, str] | None = None,
+        max_file_bytes: int | None = None,
+    ) -> None:
+        """`max_file_bytes` limits every file the server writes (RLIMIT_FSIZE): a disk that
+        fills up, for this process only."""
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.data_dir = data_dir
-        command = [sys.executable, "-m", "agent_sessions", "serve", "--port", str(port)]
+        command = ["-m", "agent_sessions", "serve", "--port", str(port)]
+        if max_file_bytes is None:
+            command = [sys.executable, *command]
+        else:
+            command = [sys.executable, "-c", LIMITED, str(max_file_bytes), *command]
         # Output goes to a file, not a pipe: nobody reads a pipe while a test runs, and a full
         # one (the access log of a busy test) would block the server.
         self.log = tempfile.NamedTemporaryFile(prefix="agent-sessions-", suffix=".log")  # noqa: SIM115
@@ -72,7 +84,23 @@ class Server:
     def stop(self) -> str:
         """Stop the server; its output so far."""
         self.process.terminate()
+        return self._ended()
+
+    def kill(self) -> str:
+        """Stop the server with SIGKILL, as a crash would; its output so far."""
+        self.process.kill()
+        return self._ended()
+
+    def _ended(self) -> str:
         self.process.wait(timeout=10)
         text = self.output()
         self.log.close()
         return text
+
+
+LIMITED = (
+    "import os, resource, sys; size = int(sys.argv[1]); "
+    "resource.setrlimit(resource.RLIMIT_FSIZE, (size, size)); "
+    "os.execv(sys.executable, [sys.executable, *sys.argv[2:]])"
+)
+"""Set a file-size limit on this process, then become the server (same pid)."""

@@ -15,10 +15,13 @@ from agent_sessions.api.app import MAX_REQUEST_BYTES
 from agent_sessions.engine.limits import MAX_ENTRY_BYTES
 from agent_sessions.local.server import local_app
 
+from .refusals import NDJSON
+
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(local_app(tmp_path, None), raise_server_exceptions=False) as test_client:
+    app = local_app(tmp_path, None)
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as test_client:
         yield test_client
 
 
@@ -257,12 +260,14 @@ def test_writes_reach_the_local_d1_file(client: TestClient, tmp_path: Path) -> N
     mirrored(client, "m")
     assert client.post("/v1/sessions/m/mirror/verify").json()["equal"] is True
     health = client.get("/healthz").json()
+    assert health["ok"] is True
     assert health["mirror"] == {
         "pending": 0,
         "sessions_pending": 0,
         "lag_ms": 0,
         "last_error": None,
     }
+    assert health["alarms"] == {"failing": 0, "last_error": None, "last_failure_at": None}
 
 
 def test_a_deleted_session_leaves_d1(client: TestClient, tmp_path: Path) -> None:
@@ -351,7 +356,8 @@ def test_export_then_import_round_trips(client: TestClient) -> None:
     assert client.get("/v1/sessions/y/data").json()["data"] == {"blob": [1, "é"]}
     again = client.get("/v1/sessions/y/export").text.splitlines()
     assert again[1:] == lines[1:], "entries come back exactly, timestamps included"
-    error_of(client.post("/v1/sessions/import", content=exported.content), 409, "already_exists")
+    again = client.post("/v1/sessions/import", content=exported.content, headers=NDJSON)
+    error_of(again, 409, "already_exists")
 
 
 @pytest.mark.parametrize(
@@ -369,7 +375,9 @@ def test_export_then_import_round_trips(client: TestClient) -> None:
 def test_bad_imports_are_refused_and_write_nothing(
     client: TestClient, body: bytes, status: int, code: str
 ) -> None:
-    response = client.post("/v1/sessions/import", params={"session_id": "imp"}, content=body)
+    response = client.post(
+        "/v1/sessions/import", params={"session_id": "imp"}, content=body, headers=NDJSON
+    )
     error_of(response, status, code)
     error_of(client.get("/v1/sessions/imp"), 404, "not_found")
 

@@ -25,6 +25,7 @@ from agent_sessions.engine.lifecycle import Lifecycle
 from agent_sessions.host import SessionHost
 
 from .conftest import Clock
+from .refusals import GZIP
 
 IDLE = 60_000
 KEY = SessionKey("t", "s")
@@ -350,7 +351,9 @@ def test_the_snapshot_is_the_export_format(tmp_path: Path) -> None:
     from agent_sessions.local.store import LocalStore  # noqa: PLC0415
 
     store = LocalStore(tmp_path / "data", lifecycle=Lifecycle(archive_after_ms=1))
-    with TestClient(local_app(tmp_path / "data", None, store)) as client:
+    with TestClient(
+        local_app(tmp_path / "data", None, store), base_url="http://localhost"
+    ) as client:
         client.post("/v1/sessions", json={"id": "snap", "data": {"k": "v"}})
         turn = {"entries": [{"type": "message", "content": "hello", "payload": {"x": 1}}]}
         client.post("/v1/sessions/snap/entries", json=turn)
@@ -364,7 +367,9 @@ def test_the_snapshot_is_the_export_format(tmp_path: Path) -> None:
         assert exported.content == archived.read_bytes()
         first = json.loads(gzip.decompress(exported.content).splitlines()[0])
         assert first["format"] == "agent-sessions.v1"
-        made = client.post("/v1/sessions/import?session_id=copy", content=exported.content)
+        made = client.post(
+            "/v1/sessions/import?session_id=copy", content=exported.content, headers=GZIP
+        )
         assert (made.status_code, made.json()["entry_count"]) == (201, 1)
-        bad = client.post("/v1/sessions/import", content=b"\x1f\x8bnot gzip")
+        bad = client.post("/v1/sessions/import", content=b"\x1f\x8bnot gzip", headers=GZIP)
         assert bad.status_code == 400

@@ -1,5 +1,5 @@
-"""A smoke run of the benchmarks at tiny sizes: the suite works end to end, every system is
-measured, and the figures that do not depend on timing are what the design says."""
+"""Smoke runs of the benchmarks at tiny sizes: each suite works end to end, every system (or
+phase) is measured, and the figures that do not depend on timing are what the design says."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from .conftest import ROOT
 
 def test_smoke_run_measures_every_system(tmp_path: Path) -> None:
     out = tmp_path / "results"
-    command = [sys.executable, "-m", "bench", "--smoke", "--out", str(out)]
+    command = [sys.executable, "-m", "bench", "--suite", "storage", "--smoke", "--out", str(out)]
     run = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
@@ -34,3 +34,22 @@ def test_smoke_run_measures_every_system(tmp_path: Path) -> None:
     assert len(results["targets"]) == 6
     assert "| agent-sessions | 10 |" in (out / "results.md").read_text()
     assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_load_smoke_run_serves_every_phase_without_error(tmp_path: Path) -> None:
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "bench", "--suite", "load", "--smoke", "--out", str(out)]
+    run = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    results = json.loads((out / "load.json").read_text())
+    for phase in ("mixed", "mixed_with_search", "search", "other_routes_with_search", "hot_spot"):
+        assert results[phase]["requests"] > 0, phase
+        assert results[phase]["errors"] == 0, phase
+        assert 0 < results[phase]["p50_ms"] <= results[phase]["p95_ms"] <= results[phase]["p99_ms"]
+    hot = results["hot_spot"]
+    assert hot["acknowledged"] == hot["entries"], "every acknowledged append is in the session"
+    assert results["size"]["writers"] == 32
+    assert results["targets"][0]["met"] is True, "no error anywhere"
+    assert "| 32 writers on one session |" in (out / "load.md").read_text()

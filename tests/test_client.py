@@ -206,3 +206,17 @@ def test_fifty_concurrent_writers_lose_no_update(server: Server) -> None:
     assert ids == {f"w{n}" for n in range(50)}
     assert conflicts, "with 50 writers at once, some must have lost a race and retried"
     assert set(conflicts) == {409}
+
+
+def test_deep_data_is_refused_once_and_writes_no_version(server: Server) -> None:
+    """One save_data() of deep JSON wrote 4 versions: the server committed, answered 500, and
+    the client retried the PUT. Now it is a 422, which is not retried, and nothing is written."""
+    client = Client(server.base, TOKEN)
+    client.create_session("deep-data")
+    deep: Any = 0
+    for _ in range(300):
+        deep = [deep]
+    with pytest.raises(InvalidInput) as refused:
+        client.save_data("deep-data", deep)
+    assert refused.value.http_status == 422  # type: ignore[attr-defined]
+    assert client.get_session("deep-data").version == 1

@@ -19,7 +19,8 @@ from .test_api import error_of, mirrored
 
 @pytest.fixture
 def client(tmp_path: Path) -> Iterator[TestClient]:
-    with TestClient(local_app(tmp_path, None), raise_server_exceptions=False) as test_client:
+    app = local_app(tmp_path, None)
+    with TestClient(app, base_url="http://localhost", raise_server_exceptions=False) as test_client:
         yield test_client
 
 

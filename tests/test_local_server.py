@@ -13,7 +13,9 @@ from typing import Any
 
 import pytest
 
-from .servers import Server
+from agent_sessions.adapters.sqlite_mirror import SqliteMirror
+
+from .servers import Server, free_port
 
 
 @pytest.fixture
@@ -151,3 +153,31 @@ def test_idle_sessions_move_to_the_archive_directory_and_come_back(data_dir: Pat
     finally:
         d1.close()
         running.stop()
+
+
+def test_a_second_server_on_one_data_directory_is_refused_at_start(data_dir: Path) -> None:
+    """Two servers on one directory lost D1 rows silently; now the second one does not start,
+    says why, and the first one goes on serving."""
+    first = Server(data_dir)
+    try:
+        command = [sys.executable, "-m", "agent_sessions", "serve", "--no-auth"]
+        command += ["--data-dir", str(data_dir), "--port", str(free_port())]
+        second = subprocess.run(command, capture_output=True, text=True, timeout=15, check=False)
+        assert second.returncode != 0
+        assert f"another agent-sessions server (pid {first.process.pid})" in second.stderr
+        assert first.call("POST", "/v1/sessions", {"id": "still"})[0] == 201
+    finally:
+        first.stop()  # the lock goes with it, however it ends (the kill -9 test restarts)
+
+
+def test_a_data_directory_of_a_newer_release_is_refused_at_start(data_dir: Path) -> None:
+    data_dir.mkdir()
+    SqliteMirror(data_dir / "d1.sqlite").close()
+    with sqlite3.connect(data_dir / "d1.sqlite") as d1:
+        d1.execute("PRAGMA user_version = 99")
+    command = [sys.executable, "-m", "agent_sessions", "serve", "--no-auth"]
+    command += ["--data-dir", str(data_dir)]
+    result = subprocess.run(command, capture_output=True, text=True, timeout=30, check=False)
+    assert result.returncode != 0
+    assert "schema version 99" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -427,3 +427,50 @@ def test_resync_of_a_deleted_session_purges_leftovers(d1: SqliteMirror, clock: C
     assert run(fleet.call(key, "resync_mirror"))["exists"] is False
     run(fleet.drain_until_quiet())
     assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+
+
+class Gate:
+    """A mirror port whose batches wait at a gate until the test opens it."""
+
+    def __init__(self, inner: MirrorPort) -> None:
+        self.inner = inner
+        self.waiting = asyncio.Event()
+        self.open = asyncio.Event()
+
+    async def apply(self, statements: Sequence[Statement]) -> None:
+        self.waiting.set()
+        await self.open.wait()
+        await self.inner.apply(statements)
+
+    async def query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Any]:
+        return await self.inner.query(sql, params)
+
+
+def test_two_drains_of_one_store_lose_no_work(tmp_path: Any, clock: Clock) -> None:
+    """Two servers on one data directory lost D1 rows: drain A sent a batch slowly while drain
+    B sent and acknowledged the same one; the outbox emptied, the next write reused an id, and
+    A's acknowledgement ("id <= n") deleted that write's work before anyone sent it."""
+    d1, key = SqliteMirror(tmp_path / "d1.sqlite"), SessionKey("t", "s")
+    gate = Gate(d1)
+
+    async def nothing() -> None:
+        return None
+
+    def host(mirror: MirrorPort) -> SessionHost:
+        return SessionHost(SqliteSql(connect(tmp_path / "s.sqlite")), mirror, nothing, clock)
+
+    async def scenario() -> None:
+        slow, quick = host(gate), host(d1)
+        quick.engine.create_session(key, {})
+        quick.engine.append(key, [entry(1)])
+        sending = asyncio.create_task(slow.drain.drain())
+        await gate.waiting.wait()
+        assert (await quick.drain.drain())["pending"] == 0
+        quick.engine.append(key, [entry(2)])  # work nobody has sent yet
+        gate.open.set()
+        await sending
+        await quick.drain.drain()
+        report = await quick.call("verify_mirror", key, ())
+        assert report["equal"], report
+
+    run(scenario())

@@ -32,6 +32,8 @@ def tokens_from(args: argparse.Namespace) -> TokenTable | None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    from .local import server  # noqa: PLC0415 - FastAPI and the rest: for the one command
+
     parser = argparse.ArgumentParser(prog="agent-sessions", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
     serve = commands.add_parser("serve", help="serve the HTTP API locally", epilog=TOKENS_HELP)
@@ -56,15 +58,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="move sessions idle this long to the archive (<data-dir>/archive); "
         "env ARCHIVE_AFTER_SECONDS",
     )
+    serve.add_argument(
+        "--body-timeout-seconds",
+        type=float,
+        default=server.BODY_TIMEOUT_S,
+        help="answer 408 to a request whose body has not arrived this long after it began",
+    )
     args = parser.parse_args(argv)
     if args.command == "serve":
-        from .local.server import serve as run  # noqa: PLC0415
-
         try:
             lifecycle = Lifecycle.from_settings(
                 args.ttl_seconds, args.idle_timeout_seconds, args.archive_after_seconds
             )
         except ValueError as exc:
             sys.exit(f"agent-sessions: {exc}")
-        run(args.host, args.port, args.data_dir, tokens_from(args), lifecycle)
+        if args.body_timeout_seconds <= 0:
+            sys.exit("agent-sessions: --body-timeout-seconds must be more than 0")
+        tokens = tokens_from(args)
+        timeout = args.body_timeout_seconds
+        server.serve(args.host, args.port, args.data_dir, tokens, lifecycle, timeout)
     return 0

@@ -11,6 +11,8 @@ verify) live here too, so the DO and local mode expose the same ones.
 from __future__ import annotations
 
 import contextlib
+import logging
+import random
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -20,7 +22,10 @@ from .engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from .engine.ports import SqlPort
 from .engine.sessions import now_ms
 from .mirror import MirrorDrain, MirrorPort
+from .mirror.drain import MAX_ERROR_TEXT, backoff_ms
 from .mirror.parity import verify
+
+log = logging.getLogger("agent_sessions")
 
 READS = frozenset(
     {"get_session", "load_data", "read_entries", "read_context", "find_entry", "get_writer"}
@@ -50,6 +55,17 @@ KEEP_ARCHIVED = frozenset({"resync_mirror"})
 DEFAULT_ARCHIVE_PREFIX = "agent-sessions"
 
 
+def alarm_failed(
+    previous: dict[str, Any] | None, errors: list[Exception], now: int
+) -> tuple[dict[str, Any], int]:
+    """An alarm's failure, one more in a row after `previous`, and when to try again: the
+    mirror's backoff (about 1 s, 2 s, 4 s ... capped at 5 minutes)."""
+    failures = (previous or {}).get("failures", 0) + 1
+    error = "; ".join(f"{type(e).__name__}: {e}" for e in errors)[:MAX_ERROR_TEXT]
+    retry_at = now + backoff_ms(failures, random.random())
+    return {"failures": failures, "error": error, "at": now}, retry_at
+
+
 class SessionHost:
     def __init__(
         self,
@@ -61,13 +77,14 @@ class SessionHost:
         archive: ArchivePort | None = None,
         archive_prefix: str = DEFAULT_ARCHIVE_PREFIX,
     ) -> None:
-        self.engine = SessionEngine(sql, clock, lifecycle)
         self.drain = MirrorDrain(sql, mirror, clock)
-        self.cold = (
-            None
-            if archive is None
-            else ColdTier(self.engine, archive, archive_prefix, lifecycle.archive_after_ms)
-        )
+        self._engine: SessionEngine | None = None
+        self._lifecycle = lifecycle
+        self._archive = archive
+        self._archive_prefix = archive_prefix
+        self._cold: ColdTier | None = None
+        self.alarm_failure: dict[str, Any] | None = None
+        """The last alarm's failure (consecutive count, error, when), None once one succeeds."""
         self._sql = sql
         self._mirror = mirror
         self._after_write = after_write
@@ -76,6 +93,24 @@ class SessionHost:
         """Sessions this instance knows to be in the store, not evicted."""
         self._archived: set[SessionKey] = set()
         """Of those, the ones whose status is 'archived'."""
+
+    @property
+    def engine(self) -> SessionEngine:
+        """Made on first use, not with the host: a store this release cannot open (one a newer
+        release upgraded) then fails the operation with its typed error, which a Durable
+        Object answers over RPC, instead of failing the object's constructor."""
+        if self._engine is None:
+            self._engine = SessionEngine(self._sql, self._clock, self._lifecycle)
+        return self._engine
+
+    @property
+    def cold(self) -> ColdTier | None:
+        if self._archive is None:
+            return None
+        if self._cold is None:
+            after_ms = self._lifecycle.archive_after_ms
+            self._cold = ColdTier(self.engine, self._archive, self._archive_prefix, after_ms)
+        return self._cold
 
     async def call(self, operation: str, key: SessionKey, args: tuple[Any, ...]) -> Any:
         if operation not in OPERATIONS:
@@ -94,7 +129,11 @@ class SessionHost:
 
     async def _run(self, operation: str, key: SessionKey, args: tuple[Any, ...]) -> Any:
         if operation == "mirror_status":
-            return self.drain.status()
+            failure = self.alarm_failure or {}
+            return self.drain.status() | {
+                "alarm_failures": failure.get("failures", 0),
+                "alarm_error": failure.get("error"),
+            }
         if operation == "verify_mirror":
             return await verify(self._sql, self._mirror, key)
         result = getattr(self.engine, operation)(key, *args)
@@ -131,15 +170,38 @@ class SessionHost:
     async def alarm(self) -> int | None:
         """Sweep (expire, abandon), archive what is due, then drain, so that expiries and
         archive marks reach D1 in the same alarm. Returns the earliest time any job is due
-        again: an object has one alarm."""
-        swept = self.engine.sweep()
-        due = [swept["next_due_at"]]
-        if self.cold is not None:
-            due.append(await self.cold.run(self._clock(), self._drain_pending, self._recheck))
-        status = await self.drain.drain()
-        due.append(status["next_attempt_at"])
+        again: an object has one alarm.
+
+        A job that fails (a full disk, a broken archive) neither stops the others nor the
+        alarms to come: it is logged, kept in `alarm_failure` (the mirror status shows it),
+        and the alarm returns a retry time that backs off like the mirror's."""
+        jobs = [self._sweep, self._archive_due, self._drain_due]
+        due: list[int | None] = []
+        failed: list[Exception] = []
+        for job in jobs:
+            try:
+                due.append(await job())
+            except Exception as exc:
+                log.exception("alarm job %s failed", job.__name__.strip("_"))
+                failed.append(exc)
+        if failed:
+            self.alarm_failure, retry_at = alarm_failed(self.alarm_failure, failed, self._clock())
+            due.append(retry_at)
+        else:
+            self.alarm_failure = None
         times = [t for t in due if t is not None]
         return min(times) if times else None
+
+    async def _sweep(self) -> int | None:
+        return self.engine.sweep()["next_due_at"]
+
+    async def _archive_due(self) -> int | None:
+        if self.cold is None:
+            return None
+        return await self.cold.run(self._clock(), self._drain_pending, self._recheck)
+
+    async def _drain_due(self) -> int | None:
+        return (await self.drain.drain())["next_attempt_at"]
 
     def _recheck(self) -> None:
         """Archiving changes what this instance knows: anything used from now on (also while

@@ -10,9 +10,13 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
+from ..engine.errors import InsufficientStorage
 from ..engine.ports import IntegrityViolation, Row, SqlValue
 
 T = TypeVar("T")
+
+STORAGE_FULL = ("SQLITE_FULL", "database or disk is full")
+"""How a full store shows in workerd's error text (a Durable Object holds at most 10 GB)."""
 
 
 try:
@@ -36,8 +40,11 @@ class DurableObjectSql:
         try:
             rows = self._sql.exec(sql, *params).toArray()
         except Exception as exc:
-            if "constraint failed" in str(exc).lower():
-                raise IntegrityViolation(str(exc)) from exc
+            text = str(exc)
+            if "constraint failed" in text.lower():
+                raise IntegrityViolation(text) from exc
+            if any(sign in text for sign in STORAGE_FULL):
+                raise InsufficientStorage(f"the Durable Object's storage is full: {text}") from exc
             raise
         return [_row(r) for r in rows]
 

@@ -11,7 +11,8 @@ from fastapi.responses import HTMLResponse
 from .. import __version__
 from ..console import PAGE
 from ..engine.limits import MAX_APPEND_BYTES, MAX_DATA_BYTES
-from .errors import BodyLimit, install_error_handlers
+from .body import BodyGuard
+from .errors import install_error_handlers
 from .models import ErrorBody
 from .routes import router
 from .services import Services
@@ -28,9 +29,13 @@ _ERRORS: dict[int | str, dict[str, Any]] = {
         (401, "Missing or unknown bearer token"),
         (403, "The token's scope does not allow this"),
         (404, "Session not found"),
+        (408, "The request body did not arrive in time (the local server)"),
         (409, "Conflict"),
         (413, "Too large"),
+        (415, "Not JSON (the local server without tokens)"),
         (422, "Invalid request"),
+        (503, "The store was upgraded by a newer release"),
+        (507, "The store cannot be written (a full or read-only disk)"),
     )
 }
 
@@ -39,10 +44,13 @@ def create_app(
     resolve: Resolver,
     health: Callable[[], dict[str, Any]] | None = None,
     lifespan: Any = None,
+    body_timeout: float | None = None,
 ) -> FastAPI:
-    """`resolve` gives each request its `Services`. `health` reports the mirror across
-    sessions where the host can see them all (local mode); in the Worker each session's DO
-    reports its own (`GET /v1/sessions/{id}/mirror`)."""
+    """`resolve` gives each request its `Services`. `health` reports, where the host can see
+    every session (local mode), whether all is well (`ok`: no alarm failing), the mirror
+    across sessions and the failing alarms; in the Worker each session's DO reports its own
+    (`GET /v1/sessions/{id}/mirror`). `body_timeout` bounds how long a request body may take
+    to arrive (api/body.py)."""
     app = FastAPI(
         title="agent-sessions",
         version=__version__,
@@ -52,7 +60,7 @@ def create_app(
     )
     app.state.resolve = resolve
     install_error_handlers(app)
-    app.add_middleware(BodyLimit, limit=MAX_REQUEST_BYTES)
+    app.add_middleware(BodyGuard, limit=MAX_REQUEST_BYTES, timeout=body_timeout)
     app.include_router(router)
 
     @app.get("/console", response_class=HTMLResponse, include_in_schema=False)
@@ -62,6 +70,12 @@ def create_app(
 
     @app.get("/healthz", tags=["service"])
     async def healthz() -> dict[str, Any]:
-        return {"ok": True, "version": __version__, "mirror": health() if health else None}
+        status = health() if health else {}
+        return {
+            "ok": status.get("ok", True),
+            "version": __version__,
+            "mirror": status.get("mirror"),
+            "alarms": status.get("alarms"),
+        }
 
     return app

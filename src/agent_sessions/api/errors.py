@@ -14,7 +14,6 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException
 from starlette.routing import Match, Route
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..engine import SessionError
 
@@ -34,15 +33,48 @@ async def _session_error(_: Request, exc: Exception) -> JSONResponse:
     return error_response(exc.status, exc.code, exc.message, exc.details)
 
 
+MAX_PROBLEMS = 20
+"""Validation problems an error body lists; its message says how many there were in all."""
+MAX_PROBLEM_TEXT = 200
+"""Characters kept of a problem's message and of each part of its location (a key the caller
+sent can be megabytes long)."""
+
+
+def _short(part: Any) -> Any:
+    if isinstance(part, str) and len(part) > MAX_PROBLEM_TEXT:
+        return part[:MAX_PROBLEM_TEXT] + "..."
+    return part
+
+
+def _problem(error: dict[str, Any]) -> dict[str, Any]:
+    """One validation problem without the input it refused, which is never echoed."""
+    return {
+        "loc": [_short(part) for part in error.get("loc", ())],
+        "msg": _short(error.get("msg", "")),
+        "type": error.get("type", ""),
+    }
+
+
 async def _validation_error(_: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, RequestValidationError)
-    problems = [
-        {"loc": list(e.get("loc", ())), "msg": e.get("msg", ""), "type": e.get("type", "")}
-        for e in exc.errors()
-    ]
-    if any(p["type"] == "json_invalid" for p in problems):
+    errors = exc.errors()
+    problems = [_problem(e) for e in errors[:MAX_PROBLEMS]]
+    if any(e.get("type") == "json_invalid" for e in errors):
         return error_response(400, "malformed", "the request body is not valid JSON", problems)
-    return error_response(422, "invalid", "the request does not match the schema", problems)
+    too_long = next((e for e in errors if e.get("type") == "too_long"), None)
+    if too_long is not None:  # a list over its bound: a size limit, like the engine's 413s
+        where = ".".join(str(part) for part in too_long.get("loc", ())[1:])
+        limit = too_long.get("ctx", {}).get("max_length")
+        return error_response(
+            413,
+            "too_large",
+            f"{where} holds more than {limit} items",
+            {"field": where, "limit": limit},
+        )
+    message = "the request does not match the schema"
+    if len(errors) > MAX_PROBLEMS:
+        message += f" ({len(errors)} problems; the first {MAX_PROBLEMS} are listed)"
+    return error_response(422, "invalid", message, problems)
 
 
 async def _http_error(request: Request, exc: Exception) -> JSONResponse:
@@ -72,51 +104,3 @@ def install_error_handlers(app: FastAPI) -> None:
     app.add_exception_handler(RequestValidationError, _validation_error)
     app.add_exception_handler(HTTPException, _http_error)
     app.add_exception_handler(Exception, _internal_error)
-
-
-class BodyLimit:
-    """Refuse request bodies over `limit` bytes with a 413, before anything parses them."""
-
-    def __init__(self, app: ASGIApp, limit: int) -> None:
-        self.app = app
-        self.limit = limit
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
-            return
-        chunks: list[bytes] = []
-        size = 0
-        more = True
-        while more:
-            message = await receive()
-            if message["type"] != "http.request":
-                break
-            chunk = message.get("body", b"")
-            size += len(chunk)
-            if size > self.limit:
-                await self._refuse(scope, receive, send)
-                return
-            chunks.append(chunk)
-            more = message.get("more_body", False)
-        body = b"".join(chunks)
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
-
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        response = error_response(
-            413, "too_large", f"the request body is over {self.limit} bytes", {"limit": self.limit}
-        )
-        await response(scope, receive, send)

@@ -12,6 +12,7 @@ from typing import Any
 
 from ..engine import InvalidInput, SessionKey
 from ..engine.limits import MAX_ENTRIES_PER_APPEND
+from ..engine.values import check_optional_int
 from .sessions import Sessions
 
 COPIED_FIELDS = ("user_id", "agent_name", "title", "metadata")
@@ -32,6 +33,7 @@ async def fork_session(
     """
     if at_seq is not None and at_entry_id is not None:
         raise InvalidInput("give at_seq or at_entry_id, not both")
+    at_seq = check_optional_int(at_seq, "at_seq")  # RPC callers skip the HTTP models
     original = await sessions.get_session(source)
     if at_entry_id is not None:
         at_seq = (await sessions.find_entry(source, at_entry_id))["seq"]

@@ -16,7 +16,7 @@ from ..engine import InvalidInput
 from ..engine.limits import MAX_PAGE_SIZE
 from ..engine.sessions import STATUSES
 from ..engine.statements import SUMMARY_COLUMNS
-from ..engine.values import check_count, check_optional_int, check_text, decode_json
+from ..engine.values import check_count, check_id, check_optional_int, check_text, decode_json
 from ..mirror.ports import MirrorPort
 
 FILTERS = {
@@ -26,6 +26,8 @@ FILTERS = {
     "updated_since": "updated_at >= ?",
     "updated_before": "updated_at < ?",
 }
+MAX_CURSOR_LENGTH = 256
+"""A cursor this API returns is under 200 characters (a time and an id of up to 128)."""
 AFTER_CURSOR = "(updated_at < ? OR (updated_at = ? AND id < ?))"
 _SELECT = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM sessions WHERE tenant_id = ?"
 
@@ -36,15 +38,19 @@ def encode_cursor(row: dict[str, Any]) -> str:
 
 
 def decode_cursor(cursor: str) -> tuple[int, str]:
+    """The (updated_at, id) pair of a cursor, checked like any input before it is bound: a
+    crafted one (10**30, a lone surrogate, a bool) was a 500."""
     try:
+        if len(cursor) > MAX_CURSOR_LENGTH:
+            raise ValueError
         updated_at, session_id = json.loads(
             base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
         )
-        if not isinstance(updated_at, int) or not isinstance(session_id, str):
+        if updated_at is None:  # check_count reads None as 0
             raise ValueError
-    except (ValueError, TypeError):
+        return check_count(updated_at, "cursor"), check_id(session_id, "cursor")
+    except (ValueError, TypeError, InvalidInput):
         raise InvalidInput("cursor is not one this API returned", {"field": "cursor"}) from None
-    return updated_at, session_id
 
 
 def _checked(filters: dict[str, Any], limit: Any) -> dict[str, Any]:
@@ -79,6 +85,9 @@ async def list_sessions(
         params += [updated_at, updated_at, session_id]
     sql = " AND ".join([_SELECT, *clauses]) + " ORDER BY updated_at DESC, id DESC LIMIT ?"
     rows = await index.query(sql, [*params, limit + 1])
-    sessions = [{**r, "metadata": decode_json(r["metadata"])} for r in rows[:limit]]
+    sessions = [
+        {**r, "metadata": decode_json(r["metadata"], f"the metadata of {r['id']!r}")}
+        for r in rows[:limit]
+    ]
     more = len(rows) > limit
     return {"sessions": sessions, "next_cursor": encode_cursor(sessions[-1]) if more else None}

@@ -7,25 +7,41 @@ this layer, get exactly the same answers.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..engine.limits import MAX_TEXT_FIELD
+from ..engine.limits import MAX_ENTRIES_PER_APPEND, MAX_TEXT_FIELD
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["sess_01"])]
 
 
-def _no_bool(value: Any) -> Any:
-    if isinstance(value, bool):
-        raise ValueError("must be an integer, not a boolean")
+def _json_number(value: Any) -> Any:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise ValueError("must be an integer (a JSON number), not a string or a boolean")
     return value
 
 
-Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INT), BeforeValidator(_no_bool)]
-"""An integer as JSON Schema means it (2.0 counts, 2.5 does not), but never true/false, which
-pydantic would otherwise take as 1/0."""
+Count = Annotated[int, Field(ge=0, le=MAX_SAFE_INT), BeforeValidator(_json_number)]
+"""An integer as JSON Schema means it (2.0 counts, 2.5 does not), but never "7" or true,
+which pydantic's lax mode would otherwise take as 7 and 1: the OpenAPI document says integer,
+and the engine, which RPC callers reach directly, refuses them too."""
+
+
+def _digits(value: Any) -> Any:
+    if not isinstance(value, str) or not _DIGITS.fullmatch(value):
+        raise ValueError("must be an integer written in plain digits (0-9)")
+    return value
+
+
+_DIGITS = re.compile(r"[0-9]{1,16}")
+"""2**52, the largest integer the engine binds, has 16 digits."""
+DIGITS = BeforeValidator(_digits)
+"""For an integer in the query string, after its Query(...): plain ASCII digits only, where
+int() would also take "1_0", "+1", " 1" and other scripts' digits. (Before the Query, it
+would turn the Query's bounds into keys that are not JSON Schema.)"""
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD)]
 EntryType = Literal["message", "tool_call", "tool_result", "compaction", "metadata", "custom"]
 SettableStatus = Literal["active", "completed", "abandoned"]
@@ -139,7 +155,7 @@ class WriterSeq(Strict):
 
 
 class AppendRequest(Strict):
-    entries: list[EntryIn] = Field(min_length=1)
+    entries: list[EntryIn] = Field(min_length=1, max_length=MAX_ENTRIES_PER_APPEND)
     expected_version: Count | None = None
     writer: WriterSeq | None = Field(None, description="Fence the append to a claimed writer.")
 
@@ -214,6 +230,10 @@ class MirrorStatus(BaseModel):
     last_success_at: int | None
     next_attempt_at: int | None
     delivered: int = Field(description="Outbox rows delivered, all time.")
+    alarm_failures: int = Field(
+        0, description="Consecutive alarms with a failed job (sweep, archive, drain); 0 when well."
+    )
+    alarm_error: str | None = Field(None, description="What the last failed alarm hit.")
 
 
 class ParityCounts(BaseModel):
@@ -268,7 +288,9 @@ class PruneRequest(Strict):
 
 class ReplaceRequest(Strict):
     from_seq: Count = Field(description="The first seq to replace; last_seq + 1 replaces none.")
-    entries: list[EntryIn] = Field(description="The new tail; empty truncates.")
+    entries: list[EntryIn] = Field(
+        max_length=MAX_ENTRIES_PER_APPEND, description="The new tail; empty truncates."
+    )
     expected_version: Count | None = None
 
 

@@ -12,12 +12,14 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from ..engine import SessionKey
 from ..engine.errors import Forbidden, Unauthorized
 from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from ..engine.sessions import ENTRY_TYPES
 from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
 from .auth import OPEN, Principal
 from .fork import fork_session
-from .listing import list_sessions
+from .listing import MAX_CURSOR_LENGTH, list_sessions
 from .models import (
+    DIGITS,
     AppendRequest,
     AppendResult,
     Context,
@@ -51,6 +53,10 @@ from .transfer import export_session, parse_import
 router = APIRouter(prefix="/v1")
 NDJSON = "application/x-ndjson"
 GZIP = "application/gzip"
+IMPORT_ROUTE = "/sessions/import"
+IMPORT_PATH = router.prefix + IMPORT_ROUTE
+IMPORT_TYPES = frozenset({NDJSON, "application/jsonl", GZIP})
+"""What an import's body may be: JSON Lines (either name) or a gzipped snapshot."""
 
 
 async def services_of(request: Request) -> Services:
@@ -97,7 +103,7 @@ async def writer_key(session_id: SessionId, principal: WriterDep) -> SessionKey:
 
 ReadKey = Annotated[SessionKey, Depends(reader_key)]
 WriteKey = Annotated[SessionKey, Depends(writer_key)]
-Timestamp = Annotated[int | None, Query(ge=0, le=MAX_SAFE_INT)]
+Timestamp = Annotated[int | None, Query(ge=0, le=MAX_SAFE_INT), DIGITS]
 
 
 @router.post("/sessions", status_code=201, response_model=Session, tags=["sessions"])
@@ -116,8 +122,11 @@ async def list_all_sessions(
     status: Status | None = None,
     updated_since: Timestamp = None,
     updated_before: Timestamp = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
-    cursor: Annotated[str | None, Query(description="next_cursor of the previous page")] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), DIGITS] = DEFAULT_PAGE_SIZE,
+    cursor: Annotated[
+        str | None,
+        Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page"),
+    ] = None,
 ) -> Any:
     """Sessions of the caller's tenant, newest first, from D1 (locally, the mirror file)."""
     filters = {
@@ -135,7 +144,7 @@ async def search(
     who: ReaderDep,
     services: ServicesDep,
     q: Annotated[str, Query(min_length=1, max_length=1024)],
-    limit: Annotated[int, Query(ge=1, le=MAX_HITS)] = 20,
+    limit: Annotated[int, Query(ge=1, le=MAX_HITS), DIGITS] = 20,
 ) -> Any:
     """Entries of the caller's tenant whose content has every word of `q`, best first, from
     D1 (locally, the mirror file): like listings, search follows the mirror."""
@@ -143,7 +152,7 @@ async def search(
 
 
 @router.post(
-    "/sessions/import",
+    IMPORT_ROUTE,
     status_code=201,
     response_model=Session,
     tags=["sessions"],
@@ -248,10 +257,10 @@ async def get_writer(key: ReadKey, services: ServicesDep) -> Any:
 async def read_entries(
     key: ReadKey,
     services: ServicesDep,
-    after_seq: Annotated[int, Query(ge=0, le=MAX_SAFE_INT)] = 0,
-    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SAFE_INT)] = None,
-    types: Annotated[list[EntryType] | None, Query()] = None,
-    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = DEFAULT_PAGE_SIZE,
+    after_seq: Annotated[int, Query(ge=0, le=MAX_SAFE_INT), DIGITS] = 0,
+    before_seq: Annotated[int | None, Query(ge=1, le=MAX_SAFE_INT), DIGITS] = None,
+    types: Annotated[list[EntryType] | None, Query(max_length=len(ENTRY_TYPES))] = None,
+    limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), DIGITS] = DEFAULT_PAGE_SIZE,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
 ) -> Any:
     page = await services.sessions.read_entries(key, after_seq, before_seq, types, limit, order)

@@ -10,8 +10,10 @@ from typing import Any
 
 from ..engine import SessionKey
 from ..engine import snapshot as doc
-from ..engine.errors import Malformed
-from ..engine.limits import MAX_PAGE_SIZE
+from ..engine.depth import text_too_deep
+from ..engine.errors import InvalidInput, Malformed, TooLarge
+from ..engine.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, MAX_JSON_DEPTH, MAX_PAGE_SIZE
+from .body import BODY_DEPTH
 from .sessions import Sessions
 
 SESSION_FIELDS = (
@@ -44,15 +46,26 @@ async def export_session(sessions: Sessions, key: SessionKey) -> str:
 
 
 def parse_import(body: bytes) -> tuple[str | None, dict[str, Any], list[dict[str, Any]]]:
-    """(the exported id, the session's fields, the entries) of an export or a snapshot."""
+    """(the exported id, the session's fields, the entries) of an export or a snapshot, within
+    the import limits: the text (also once inflated) and the number of entries."""
     if body.startswith(doc.GZIP_MAGIC):
-        text = doc.decompress(body)
+        text = doc.decompress(body, MAX_IMPORT_BYTES)
     else:
+        if len(body) > MAX_IMPORT_BYTES:  # over RPC; HTTP bodies are smaller already
+            raise TooLarge(
+                f"the document is more than {MAX_IMPORT_BYTES} bytes", {"limit": MAX_IMPORT_BYTES}
+            )
         try:
             text = body.decode("utf-8")
         except UnicodeDecodeError:
             raise Malformed("the body is not UTF-8 text") from None
-    session, entries = doc.parse(text)
+    if text_too_deep(text, BODY_DEPTH):
+        raise InvalidInput(
+            f"a line of the document nests deeper than {BODY_DEPTH} levels of arrays and "
+            f"objects; a JSON value in it may nest at most {MAX_JSON_DEPTH}",
+            {"limit": MAX_JSON_DEPTH},
+        )
+    session, entries = doc.parse(text, MAX_IMPORT_ENTRIES)
     fields = {f: session[f] for f in SESSION_FIELDS if f in session}
     if fields.get("status") == "archived":  # a snapshot from the archive: the copy is in use
         fields["status"] = "active"

@@ -1,6 +1,6 @@
 """Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""
 
-SCHEMA_DIGEST = "85ecdf4652a56635"
+SCHEMA_DIGEST = "842bd4c427127f4d"
 
 SHARED_STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', status_changed_at INTEGER, archive_key TEXT, PRIMARY KEY (tenant_id, id) ) STRICT",
@@ -9,7 +9,7 @@ SHARED_STATEMENTS: tuple[str, ...] = (
 
 DO_STATEMENTS: tuple[str, ...] = (
     'CREATE TABLE IF NOT EXISTS store_meta ( key TEXT PRIMARY KEY, value TEXT NOT NULL ) STRICT',
-    'CREATE TABLE IF NOT EXISTS mirror_outbox ( id INTEGER PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
+    'CREATE TABLE IF NOT EXISTS mirror_outbox ( id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
     'CREATE TABLE IF NOT EXISTS session_writers ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, epoch INTEGER NOT NULL, writer_id TEXT NOT NULL, next_seq INTEGER NOT NULL, last_digest TEXT, last_result TEXT, PRIMARY KEY (tenant_id, session_id) ) STRICT',
     'CREATE TABLE IF NOT EXISTS archived_sessions ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, archive_key TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (tenant_id, session_id) ) STRICT',
     'CREATE TABLE IF NOT EXISTS mirror_state ( id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_attempt_at INTEGER, last_success_at INTEGER, next_attempt_at INTEGER, delivered INTEGER NOT NULL DEFAULT 0 ) STRICT',
@@ -26,23 +26,31 @@ D1_STATEMENTS: tuple[str, ...] = (
     "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
 )
 
-SCHEMA_VERSION = 4
-"""Upgrades: (version, for D1 only, the statements that bring version - 1 to it)."""
-UPGRADES: tuple[tuple[int, bool, tuple[str, ...]], ...] = (
-    (2, False, (
+SCHEMA_VERSION = 5
+"""Upgrades: (version, scope ("all", "d1" or "do"), the statements that bring
+version - 1 to it, the (table, column) pairs they add: an upgrade whose columns a store
+already has was applied there before, and is skipped)."""
+UPGRADES: tuple[tuple[int, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
+    (2, 'all', (
         'ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER',
         'UPDATE sessions SET status_changed_at = updated_at',
-    )),
-    (3, False, (
+    ), (('sessions', 'status_changed_at'),)),
+    (3, 'all', (
         'ALTER TABLE sessions ADD COLUMN archive_key TEXT',
-    )),
-    (4, True, (
+    ), (('sessions', 'archive_key'),)),
+    (4, 'd1', (
         "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5( content, content = 'session_entries', content_rowid = 'rowid' )",
         'CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON session_entries BEGIN INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END',
         "CREATE TRIGGER IF NOT EXISTS entries_fts_delete AFTER DELETE ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); END",
         "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
         "INSERT INTO entries_fts (entries_fts) VALUES ('rebuild')",
-    )),
+    ), ()),
+    (5, 'do', (
+        'CREATE TABLE mirror_outbox_next ( id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
+        'INSERT INTO mirror_outbox_next (id, tenant_id, session_id, op, version, seq_from, seq_to, created_at) SELECT id, tenant_id, session_id, op, version, seq_from, seq_to, created_at FROM mirror_outbox',
+        'DROP TABLE mirror_outbox',
+        'ALTER TABLE mirror_outbox_next RENAME TO mirror_outbox',
+    ), ()),
 )
 
 SESSION_COLUMNS: tuple[str, ...] = (

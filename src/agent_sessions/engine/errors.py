@@ -84,6 +84,36 @@ class Malformed(SessionError):
     status = 400
 
 
+class RequestTimeout(SessionError):
+    """The request body did not arrive in time (the local server's body read timeout)."""
+
+    code = "timeout"
+    status = 408
+
+
+class UnsupportedMediaType(SessionError):
+    """A body of a type the operation does not take (without tokens: anything but JSON)."""
+
+    code = "unsupported_media_type"
+    status = 415
+
+
+class InsufficientStorage(SessionError):
+    """The store cannot be written: the disk is full, read-only or failing (a Durable Object
+    over its storage limit). The write was refused whole; reads still work."""
+
+    code = "insufficient_storage"
+    status = 507
+
+
+class SchemaTooNew(SessionError):
+    """The store was upgraded by a newer release than this one: refused, never downgraded.
+    503: nothing was done, and the newer release can serve it."""
+
+    code = "schema_too_new"
+    status = 503
+
+
 _BY_CODE = {
     cls.code: cls
     for cls in (
@@ -97,5 +127,9 @@ _BY_CODE = {
         Unauthorized,
         Forbidden,
         Malformed,
+        RequestTimeout,
+        UnsupportedMediaType,
+        InsufficientStorage,
+        SchemaTooNew,
     )
 }

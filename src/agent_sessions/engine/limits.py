@@ -17,3 +17,12 @@ MAX_TEXT_FIELD = 1024
 """user_id, agent_name, title, role."""
 MAX_PAGE_SIZE = 1000
 DEFAULT_PAGE_SIZE = 100
+MAX_JSON_DEPTH = 32
+"""How deep a JSON value (payload, data, metadata) may nest: arrays and objects inside one
+another. The one limit for parsing, storing and answering: pydantic-core serializes at most 49
+levels when built for WebAssembly (the Worker), and a response wraps a payload in 3 more."""
+MAX_IMPORT_BYTES = 16 * 1024 * 1024
+"""An import's JSON Lines text, after gzip: inflation stops here (a gzip bomb is a 413)."""
+MAX_IMPORT_ENTRIES = 20_000
+"""Entries in one import. An import is one transaction, and locally the whole server waits for
+it: 20,000 entries take about a second on a slow machine (400,000 held it for 5 s)."""

@@ -115,13 +115,13 @@ def _only(fields: Mapping[str, Any], allowed: frozenset[str], what: str) -> None
 
 def _summary(row: Row) -> dict[str, Any]:
     session = dict(row)
-    session["metadata"] = decode_json(session["metadata"])
+    session["metadata"] = decode_json(session["metadata"], f"the metadata of {session['id']!r}")
     return session
 
 
 def _entry(row: Row) -> dict[str, Any]:
     entry = dict(row)
-    entry["payload"] = decode_json(entry["payload"])
+    entry["payload"] = decode_json(entry["payload"], f"the payload of entry {entry['seq']}")
     return entry
 
 
@@ -311,7 +311,8 @@ class SessionEngine:
     def snapshot(self, key: SessionKey) -> tuple[dict[str, Any], list[dict[str, Any]]]:
         """The session (with its data blob) and every entry, as export shows them."""
         session = _summary(self._require(key))
-        session["data"] = decode_json(self._sql.execute(q.SELECT_DATA, key.params)[0]["data"])
+        data = self._sql.execute(q.SELECT_DATA, key.params)[0]["data"]
+        session["data"] = decode_json(data, "the data blob")
         entries: list[dict[str, Any]] = []
         while True:
             after = entries[-1]["seq"] if entries else 0
@@ -436,7 +437,7 @@ class SessionEngine:
         if not rows:
             raise NotFound(f"session {key.session_id!r} not found")
         row = dict(rows[0])
-        row["data"] = decode_json(row["data"])
+        row["data"] = decode_json(row["data"], "the data blob")
         return row
 
     # -- the entry log ------------------------------------------------------------------
@@ -961,7 +962,7 @@ def _compaction_floor(batch: list[dict[str, Any]], seqs: list[int]) -> int | Non
     for entry, own_seq in zip(batch, seqs, strict=True):
         if entry["type"] != "compaction":
             continue
-        payload = decode_json(entry["payload"])
+        payload = decode_json(entry["payload"], f"the payload of {entry['id']!r}")
         kept = payload.get("first_kept_seq") if isinstance(payload, dict) else None
         if isinstance(kept, bool) or not isinstance(kept, int) or not 1 <= kept <= own_seq:
             raise InvalidInput(

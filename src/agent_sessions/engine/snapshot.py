@@ -16,10 +16,12 @@ import zlib
 from collections.abc import Iterable
 from typing import Any
 
-from .errors import InvalidInput, Malformed
+from .errors import InvalidInput, Malformed, TooLarge
 
 FORMAT = "agent-sessions.v1"
 GZIP_MAGIC = b"\x1f\x8b"
+_GZIP_WBITS = 16 + zlib.MAX_WBITS
+"""zlib's way of saying "a gzip header and trailer around the deflate stream"."""
 
 
 def line(value: Any) -> str:
@@ -38,20 +40,38 @@ def compress(text: str) -> bytes:
     return gzip.compress(text.encode(), mtime=0)
 
 
-def decompress(body: bytes) -> str:
+def decompress(body: bytes, limit: int | None = None) -> str:
+    """The text of a gzipped document (every gzip member of it). With `limit`, inflation stops
+    one byte past it and the document is refused: a small body may inflate a thousandfold."""
+    inflated = bytearray()
     try:
-        return gzip.decompress(body).decode("utf-8")
-    except (OSError, EOFError, zlib.error, UnicodeDecodeError):
+        while body:
+            member = zlib.decompressobj(wbits=_GZIP_WBITS)
+            room = 0 if limit is None else limit + 1 - len(inflated)  # 0: no bound
+            inflated += member.decompress(body, room)
+            if limit is not None and len(inflated) > limit:
+                raise TooLarge(
+                    f"the document inflates to more than {limit} bytes", {"limit": limit}
+                )
+            if not member.eof:
+                raise EOFError
+            body = member.unused_data
+        return inflated.decode("utf-8")
+    except (EOFError, zlib.error, UnicodeDecodeError):
         raise Malformed("the body is not a gzipped agent-sessions snapshot") from None
 
 
-def parse(text: str) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+def parse(text: str, max_entries: int | None = None) -> tuple[dict[str, Any], list[dict[str, Any]]]:
     """(session, entries) of a document; refuses other formats, so a future v2 is never
-    misread as v1."""
+    misread as v1, and (with `max_entries`) documents with more entries, before parsing them."""
     records = []
     for number, raw in enumerate(text.splitlines(), 1):
         if not raw.strip():
             continue
+        if max_entries is not None and len(records) > max_entries:
+            raise TooLarge(
+                f"the document holds more than {max_entries} entries", {"limit": max_entries}
+            )
         try:
             records.append(json.loads(raw))
         except ValueError:

@@ -145,6 +145,7 @@ def insert_entries(rows: int) -> str:
 
 
 TABLE_EXISTS = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
+TABLE_DEFINITION = "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = ?"
 SELECT_META = "SELECT value FROM store_meta WHERE key = ?"
 UPSERT_META = (
     "INSERT INTO store_meta (key, value) VALUES (?, ?) "

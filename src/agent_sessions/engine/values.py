@@ -13,8 +13,9 @@ import secrets
 import time
 from typing import Any
 
+from .depth import text_too_deep, too_deep
 from .errors import InvalidInput, TooLarge
-from .limits import MAX_ID_LENGTH, MAX_TEXT_FIELD
+from .limits import MAX_ID_LENGTH, MAX_JSON_DEPTH, MAX_TEXT_FIELD
 
 ID_PATTERN = rf"^[A-Za-z0-9][A-Za-z0-9._-]{{0,{MAX_ID_LENGTH - 1}}}$"
 _ID_RE = re.compile(ID_PATTERN)
@@ -69,7 +70,13 @@ def check_optional_int(value: Any, field: str) -> int | None:
 
 
 def encode_json(value: Any, field: str, limit: int) -> str:
-    """Compact JSON text of `value`, refused if it is not JSON or larger than `limit` bytes."""
+    """Compact JSON text of `value`, refused if it is not JSON, nests deeper than
+    MAX_JSON_DEPTH or is larger than `limit` bytes."""
+    if too_deep(value):
+        raise InvalidInput(
+            f"{field} nests deeper than {MAX_JSON_DEPTH} levels of arrays and objects",
+            {"field": field, "limit": MAX_JSON_DEPTH},
+        )
     try:
         text = json.dumps(value, separators=(",", ":"), ensure_ascii=False, allow_nan=False)
     except (TypeError, ValueError) as exc:
@@ -97,5 +104,15 @@ def check_size(text: str, field: str, limit: int) -> int:
     return size
 
 
-def decode_json(text: str | None) -> Any:
-    return None if text is None else json.loads(text)
+def decode_json(text: str | None, what: str) -> Any:
+    """A stored JSON value. One deeper than MAX_JSON_DEPTH was stored before that limit
+    existed, and no answer could carry it: a 422 that names it, so it can be rewritten."""
+    if text is None:
+        return None
+    if text_too_deep(text):
+        raise InvalidInput(
+            f"{what} nests deeper than {MAX_JSON_DEPTH} levels (it was stored before that "
+            "limit existed): rewrite it to read it",
+            {"limit": MAX_JSON_DEPTH},
+        )
+    return json.loads(text)

@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import faulthandler
+import sqlite3
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -13,8 +16,14 @@ from ..api.app import create_app
 from ..api.auth import TokenTable
 from ..api.services import Services
 from ..api.sessions import Sessions
+from ..engine import SessionError
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
+from .guard import NoAuthGuard
+from .lock import DataDirLocked
 from .store import LocalStore
+
+BODY_TIMEOUT_S = 30.0
+"""How long a request body may take to arrive, by default (`--body-timeout-seconds`)."""
 
 
 def local_app(
@@ -22,8 +31,12 @@ def local_app(
     tokens: TokenTable | None,
     store: LocalStore | None = None,
     lifecycle: Lifecycle = NO_LIFECYCLE,
+    host: str = "127.0.0.1",
+    body_timeout: float | None = BODY_TIMEOUT_S,
 ) -> FastAPI:
-    """The local API over `data_dir`; `tokens=None` turns auth off (tenant `default`)."""
+    """The local API over `data_dir`; `tokens=None` turns auth off (tenant `default`), and
+    then keeps web pages out (local/guard.py), allowing `host`, the address it is bound to.
+    A request body must arrive within `body_timeout` seconds (408 after)."""
     store = store or LocalStore(data_dir, lifecycle=lifecycle)
     services = Services(Sessions(store.transport), store.mirror, tokens)
 
@@ -37,7 +50,11 @@ def local_app(
             await store.settle()
             store.close()
 
-    app = create_app(lambda _request: services, health=store.health, lifespan=lifespan)
+    app = create_app(
+        lambda _request: services, store.health, lifespan=lifespan, body_timeout=body_timeout
+    )
+    if tokens is None:
+        app.add_middleware(NoAuthGuard, bound_host=host)
     app.state.store = store
     return app
 
@@ -48,10 +65,15 @@ def serve(
     data_dir: str | Path,
     tokens: TokenTable | None,
     lifecycle: Lifecycle = NO_LIFECYCLE,
+    body_timeout: float = BODY_TIMEOUT_S,
 ) -> None:
     import uvicorn  # noqa: PLC0415 - a local-mode dependency only
 
-    app = local_app(data_dir, tokens, lifecycle=lifecycle)
+    faulthandler.enable()  # a crash in SQLite (SIGBUS, SIGSEGV) leaves a traceback in the log
+    try:
+        app = local_app(data_dir, tokens, lifecycle=lifecycle, host=host, body_timeout=body_timeout)
+    except (DataDirLocked, SessionError, OSError, sqlite3.Error) as exc:
+        sys.exit(f"agent-sessions: cannot serve {Path(data_dir).resolve()}: {exc}")
     print(f"agent-sessions: serving http://{host}:{port}  (API docs: http://{host}:{port}/docs)")
     print(f"agent-sessions: data in {Path(data_dir).resolve()}")
     if tokens is None:

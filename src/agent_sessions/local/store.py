@@ -5,12 +5,15 @@ hold, and `<data-dir>/d1.sqlite` what D1 would. Ids are validated before they be
 parts (no '/', no leading '.'). A write drains its session's outbox at once in the
 background; `run_alarms` plays the part of each DO's alarm: the lifecycle sweep and the
 mirror's retries, at the time the session's host asks for. At start every file gets one
-alarm run, as the store cannot know what a previous run left due.
+alarm run, as the store cannot know what a previous run left due. No failure stops the alarms
+(see `run_due_alarms`), and only one store opens a data directory at a time (local/lock.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import errno
+import logging
 from collections import OrderedDict
 from pathlib import Path
 from typing import Any
@@ -19,15 +22,21 @@ from ..adapters.directory_archive import DirectoryArchive
 from ..adapters.sqlite import SqliteSql, connect
 from ..adapters.sqlite_mirror import SqliteMirror
 from ..engine import NotFound, SessionKey
+from ..engine.errors import InsufficientStorage
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from ..engine.sessions import now_ms
-from ..host import SessionHost
+from ..host import SessionHost, alarm_failed
 from ..mirror import MirrorPort
 from ..mirror.limits import FAST_PATH_DELAY_MS
+from .lock import DataDirLock
+
+log = logging.getLogger("agent_sessions")
 
 OPEN_FILES = 256
 """Session files kept open at once; the least recently used are closed first."""
 ALARM_TICK_S = 0.5
+DISK_REFUSALS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EPERM, errno.EACCES})
+"""What a full, read-only or immutable disk answers a new directory with."""
 
 
 class LocalStore:
@@ -39,7 +48,15 @@ class LocalStore:
     ) -> None:
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
-        self.mirror: MirrorPort = mirror or SqliteMirror(self.data_dir / "d1.sqlite")
+        self._lock = DataDirLock(self.data_dir)
+        self._lock.acquire()
+        try:
+            self._own_mirror = None if mirror else SqliteMirror(self.data_dir / "d1.sqlite")
+        except BaseException:
+            self._lock.release()
+            raise
+        self.mirror: MirrorPort = mirror or self._own_mirror  # type: ignore[assignment]
+        """Its own mirror stays open for the store's life: `close` ends only its readers."""
         self.lifecycle = lifecycle
         self.archive = DirectoryArchive(self.data_dir / "archive")
         """R2's stand-in: the same keys, under <data-dir>/archive/."""
@@ -50,6 +67,8 @@ class LocalStore:
         self._wake: dict[SessionKey, int] = {SessionKey(p.parent.name, p.stem): 0 for p in files}
         """When each session's alarm is due; a session absent has no alarm set."""
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._alarm_failures: dict[SessionKey, dict[str, Any]] = {}
+        """Sessions whose last alarm failed (what /healthz reports), with the failure."""
 
     def path(self, key: SessionKey) -> Path:
         return self.data_dir / "sessions" / key.tenant_id / f"{key.session_id}.sqlite"
@@ -59,12 +78,20 @@ class LocalStore:
         if key in self._hosts:
             self._hosts.move_to_end(key)
             return self._hosts[key][0]
+        self._lock.acquire()  # again, if the store was closed and is used once more
         path = self.path(key)
-        if not path.exists():
+        made = not path.exists()
+        if made:
             if not create:
                 raise NotFound(f"session {key.session_id!r} not found")
-            path.parent.mkdir(parents=True, exist_ok=True)
-        sql = SqliteSql(connect(path))
+            _make_directory(path.parent)
+        try:
+            sql = SqliteSql(connect(path))
+        except BaseException:
+            if made:  # a full disk left an empty file: no session is half-made
+                for leftover in (path, *(path.with_name(path.name + s) for s in ("-wal", "-shm"))):
+                    leftover.unlink(missing_ok=True)
+            raise
 
         async def after_write() -> None:
             self._pending.add(key)
@@ -97,17 +124,31 @@ class LocalStore:
             await asyncio.sleep(ALARM_TICK_S)
 
     async def run_due_alarms(self) -> None:
-        """Run each alarm that is due, as the DO's alarm would, and set the next one."""
+        """Run each alarm that is due, as the DO's alarm would, and set the next one. No
+        failure stops the loop: one that the host did not handle itself (its file cannot be
+        opened) is logged, reported by `health`, and retried with backoff."""
         now = now_ms()
         for key, at in sorted(self._wake.items(), key=lambda item: item[1]):
             if at > now:
                 continue
             del self._wake[key]
-            host = self.host(key)
-            due = await host.alarm()
+            try:
+                host = self.host(key)
+                due = await host.alarm()
+                pending = host.drain.status()["pending"]
+            except Exception as exc:
+                log.exception("the alarm of %s failed", key.object_name)
+                failure, retry_at = alarm_failed(self._alarm_failures.get(key), [exc], now)
+                self._alarm_failures[key] = failure
+                self._wake_no_later(key, retry_at)
+                continue
+            if host.alarm_failure is None:
+                self._alarm_failures.pop(key, None)
+            else:
+                self._alarm_failures[key] = host.alarm_failure
             if due is not None:
                 self._wake_no_later(key, due)
-            if host.drain.status()["pending"]:
+            if pending:
                 self._pending.add(key)
             else:
                 self._pending.discard(key)
@@ -116,15 +157,30 @@ class LocalStore:
         self._wake[key] = min(at, self._wake.get(key, at))
 
     def health(self) -> dict[str, Any]:
-        """The mirror across all sessions: how much is pending, and how old the oldest is."""
-        statuses = [self.host(key).drain.status() for key in list(self._pending)]
+        """The mirror across all sessions (how much is pending, how old the oldest is), and
+        the alarms that fail: `ok` is false while any does."""
+        statuses = []
+        for key in list(self._pending):
+            try:
+                statuses.append(self.host(key).drain.status())
+            except Exception as exc:  # its file cannot be read: an alarm failure shows it
+                log.warning("the mirror status of %s cannot be read: %s", key.object_name, exc)
         oldest = [s["oldest_pending_at"] for s in statuses if s["oldest_pending_at"] is not None]
         errors = [s["last_error"] for s in statuses if s["last_error"]]
+        failing = sorted(self._alarm_failures.values(), key=lambda f: f["at"])
         return {
-            "pending": sum(s["pending"] for s in statuses),
-            "sessions_pending": sum(1 for s in statuses if s["pending"]),
-            "lag_ms": max(0, now_ms() - min(oldest)) if oldest else 0,
-            "last_error": errors[-1] if errors else None,
+            "ok": not failing,
+            "mirror": {
+                "pending": sum(s["pending"] for s in statuses),
+                "sessions_pending": sum(1 for s in statuses if s["pending"]),
+                "lag_ms": max(0, now_ms() - min(oldest)) if oldest else 0,
+                "last_error": errors[-1] if errors else None,
+            },
+            "alarms": {
+                "failing": len(failing),
+                "last_error": failing[-1]["error"] if failing else None,
+                "last_failure_at": failing[-1]["at"] if failing else None,
+            },
         }
 
     def _spawn(self, coro: Any) -> None:
@@ -138,6 +194,21 @@ class LocalStore:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
 
     def close(self) -> None:
+        """Close the session files and let the data directory go (its lock). A store used
+        again afterwards reopens what it needs, and takes the lock again."""
         for _, sql in self._hosts.values():
             sql.close()
         self._hosts.clear()
+        if self._own_mirror is not None:
+            self._own_mirror.stop_readers()
+        self._lock.release()
+
+
+def _make_directory(path: Path) -> None:
+    """A session's directory; a disk that refuses it is a 507, like one that refuses a write."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno not in DISK_REFUSALS:
+            raise
+        raise InsufficientStorage(f"the data directory cannot be written: {exc}") from exc

@@ -41,6 +41,8 @@ class MirrorDrain:
         self._clock = clock
         self._jitter = jitter
         self._lock: asyncio.Lock | None = None
+        self._unrecorded: dict[str, Any] | None = None
+        """The last failure, when the store could not record it."""
 
     async def drain(self, max_statements: int = STATEMENTS_PER_DRAIN) -> dict[str, Any]:
         """Send pending work until the outbox is empty, a batch fails, or the budget is spent.
@@ -66,17 +68,33 @@ class MirrorDrain:
                     acknowledge(self._sql, done)
                     self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered))
 
-                self._sql.transaction(forget)
+                try:
+                    self._sql.transaction(forget)
+                except Exception as exc:  # the store refused (a full disk): D1 has the batch,
+                    self._record_failure(exc)  # and sending it again changes nothing there
+                    break
+                self._unrecorded = None
                 sent += len(batch.statements)
             return self.status()
 
     def _record_failure(self, exc: Exception) -> None:
+        """Count the failure and set the retry time. When the store cannot be written either
+        (the disk that failed D1's write is full), the failure is kept here instead: the
+        status still tells it, and the retries still back off."""
         now = self._clock()
-        state = self._sql.execute(q.SELECT_STATE)
-        attempts = (state[0]["attempts"] if state else 0) + 1
-        retry_at = now + backoff_ms(attempts, self._jitter())
         error = f"{type(exc).__name__}: {exc}"[:MAX_ERROR_TEXT]
-        self._sql.execute(q.RECORD_FAILURE, (error, now, retry_at, retry_at))
+        attempts = self.status()["attempts"] + 1
+        retry_at = now + backoff_ms(attempts, self._jitter())
+        try:
+            self._sql.execute(q.RECORD_FAILURE, (error, now, retry_at, retry_at))
+            self._unrecorded = None
+        except Exception:
+            self._unrecorded = {
+                "attempts": attempts,
+                "last_error": error,
+                "last_attempt_at": now,
+                "next_attempt_at": retry_at,
+            }
 
     def status(self) -> dict[str, Any]:
         """Pending count, oldest pending age, attempts and the last error."""
@@ -86,6 +104,7 @@ class MirrorDrain:
             "attempts": 0, "last_error": None, "last_attempt_at": None,
             "last_success_at": None, "next_attempt_at": None, "delivered": 0,
         }  # fmt: skip
+        state |= self._unrecorded or {}
         pending = stats["pending"]
         oldest = stats["oldest"]
         if pending and state["next_attempt_at"] is None:

@@ -1,0 +1,3 @@
+-- Migration 0005: nothing for D1. Release 5 rebuilt a Durable Object-only table (the mirror
+-- outbox, whose ids are now never reused): schema.sql's "@upgrade 5 do" section. The file
+-- keeps D1's migration numbers in step with the stores' schema versions.
