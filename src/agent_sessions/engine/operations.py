@@ -1,0 +1,69 @@
+"""The per-session operations, declared once.
+
+Every operation on one session is a method of the engine (or, for the mirror's, of the host)
+taking the session's key and then these positional arguments. The table says what the rest of
+the system needs to know about each, and everything that routes an operation is derived from
+it: the host's dispatch (read or write, whether a write keeps an archived session archived,
+whether a missing session is expected), the Durable Object's RPC methods, the `Sessions`
+facade the use cases call, and the local store's file handling. The Python client's methods
+and the TypeScript RPC types stay written out for their readers; tests hold them to this table.
+
+Adding an operation: write it in the engine, declare it here; the tests say what else follows.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+
+class Kind(Enum):
+    READ = "read"
+    """Changes nothing; an archived session it hydrates stays archived."""
+    WRITE = "write"
+    """One transaction, mirrored; the store's mirror drain runs after it."""
+    MIRROR = "mirror"
+    """About the session's D1 mirror, answered by the host (not the engine)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    name: str
+    params: tuple[str, ...]
+    """The arguments after the session's key, in the order every layer passes them."""
+    kind: Kind
+    creates: bool = False
+    """A missing session is what it expects (it makes one), not a reason to look elsewhere."""
+    keeps_archived: bool = False
+    """A write that leaves an archived session archived (all other writes reactivate it)."""
+
+    @property
+    def writes(self) -> bool:
+        return self.kind is Kind.WRITE
+
+
+_DECLARED = (
+    Operation("create_session", ("fields",), Kind.WRITE, creates=True),
+    Operation("get_session", (), Kind.READ),
+    Operation("update_session", ("changes", "expected_version"), Kind.WRITE),
+    Operation("delete_session", (), Kind.WRITE),
+    Operation("import_session", ("session", "entries"), Kind.WRITE, creates=True),
+    Operation("save_data", ("data", "expected_version"), Kind.WRITE),
+    Operation("load_data", (), Kind.READ),
+    Operation("append", ("entries", "expected_version", "writer"), Kind.WRITE),
+    Operation("claim_writer", ("writer_id",), Kind.WRITE),
+    Operation("get_writer", (), Kind.READ),
+    Operation(
+        "read_entries", ("after_seq", "before_seq", "types", "limit", "order"), Kind.READ
+    ),
+    Operation("find_entry", ("entry_id",), Kind.READ),
+    Operation("set_leaf", ("entry_id", "expected_version"), Kind.WRITE),
+    Operation("read_context", (), Kind.READ),
+    Operation("prune", ("before_seq", "expected_version"), Kind.WRITE),
+    Operation("replace_history", ("from_seq", "entries", "expected_version"), Kind.WRITE),
+    Operation("adopt_entries", ("origin", "entries"), Kind.WRITE, creates=True),
+    Operation("mirror_status", (), Kind.MIRROR),
+    Operation("verify_mirror", (), Kind.MIRROR),
+    Operation("resync_mirror", (), Kind.WRITE, keeps_archived=True),
+)
+OPERATIONS: dict[str, Operation] = {op.name: op for op in _DECLARED}
