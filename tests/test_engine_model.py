@@ -25,7 +25,7 @@ from agent_sessions.engine import (
     SessionKey,
 )
 from agent_sessions.engine.errors import DuplicateEntry
-from agent_sessions.engine.sessions import TRANSITIONS
+from agent_sessions.engine.rules import TRANSITIONS
 
 IDS = st.sampled_from(["a", "b", "c", "d"])
 ENTRY_IDS = st.sampled_from([f"e{i}" for i in range(12)])

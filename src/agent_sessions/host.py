@@ -18,9 +18,9 @@ from typing import Any
 
 from .archive import ArchivePort, ColdTier
 from .engine import InvalidInput, NotFound, SessionEngine, SessionKey
+from .engine.keys import now_ms
 from .engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from .engine.ports import SqlPort
-from .engine.sessions import now_ms
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.drain import MAX_ERROR_TEXT, backoff_ms
 from .mirror.parity import verify

@@ -14,7 +14,7 @@ from typing import Any
 
 from ..engine import InvalidInput
 from ..engine.limits import MAX_PAGE_SIZE
-from ..engine.sessions import STATUSES
+from ..engine.rules import STATUSES
 from ..engine.statements import SUMMARY_COLUMNS
 from ..engine.values import check_count, check_id, check_optional_int, check_text, decode_json
 from ..mirror.ports import MirrorPort

@@ -12,7 +12,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request, Response
 from ..engine import SessionKey
 from ..engine.errors import Forbidden, Unauthorized
 from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from ..engine.sessions import ENTRY_TYPES
+from ..engine.rules import ENTRY_TYPES
 from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
 from .auth import OPEN, Principal

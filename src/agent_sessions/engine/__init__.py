@@ -12,8 +12,9 @@ from .errors import (
     TooLarge,
     VersionConflict,
 )
+from .keys import SessionKey
 from .ports import IntegrityViolation, SqlPort
-from .sessions import SessionEngine, SessionKey
+from .sessions import SessionEngine
 
 __all__ = [
     "AlreadyExists",

@@ -53,9 +53,7 @@ _DECLARED = (
     Operation("append", ("entries", "expected_version", "writer"), Kind.WRITE),
     Operation("claim_writer", ("writer_id",), Kind.WRITE),
     Operation("get_writer", (), Kind.READ),
-    Operation(
-        "read_entries", ("after_seq", "before_seq", "types", "limit", "order"), Kind.READ
-    ),
+    Operation("read_entries", ("after_seq", "before_seq", "types", "limit", "order"), Kind.READ),
     Operation("find_entry", ("entry_id",), Kind.READ),
     Operation("set_leaf", ("entry_id", "expected_version"), Kind.WRITE),
     Operation("read_context", (), Kind.READ),

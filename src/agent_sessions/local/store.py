@@ -23,8 +23,8 @@ from ..adapters.sqlite import SqliteSql, connect
 from ..adapters.sqlite_mirror import SqliteMirror
 from ..engine import NotFound, SessionKey
 from ..engine.errors import InsufficientStorage
+from ..engine.keys import now_ms
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
-from ..engine.sessions import now_ms
 from ..host import SessionHost, alarm_failed
 from ..mirror import MirrorPort
 from ..mirror.limits import FAST_PATH_DELAY_MS

@@ -12,8 +12,8 @@ import random
 from collections.abc import Callable
 from typing import Any
 
+from ..engine.keys import now_ms
 from ..engine.ports import SqlPort
-from ..engine.sessions import now_ms
 from . import statements as q
 from .limits import BACKOFF_BASE_MS, BACKOFF_CAP_MS, STATEMENTS_PER_DRAIN
 from .plan import acknowledge, plan_batch

@@ -20,8 +20,8 @@ from ..adapters.d1 import D1Mirror
 from ..adapters.durable_object import DurableObjectSql
 from ..adapters.r2 import R2Archive
 from ..engine import SessionError, SessionKey
+from ..engine.keys import now_ms
 from ..engine.lifecycle import Lifecycle
-from ..engine.sessions import now_ms
 from ..host import DEFAULT_ARCHIVE_PREFIX, SessionHost
 from ..mirror.limits import FAST_PATH_DELAY_MS
 from .boundary import to_python, wait_until
