@@ -46,17 +46,17 @@ async def _run(turns: int, drain_each_turn: bool) -> dict[str, Any]:
 
     async def after_write() -> None:
         if drain_each_turn:
-            await host.drain.drain()
+            await host.drain()
 
     host = SessionHost(SqliteSql(connect(":memory:"), DURABLE_OBJECT), counter, after_write)
     await host.call("create_session", key, ({},))
-    await host.drain.drain()
+    await host.drain()
     counter.statements = counter.batches = 0
     conversation = Conversation()
     for _ in range(turns):
         entries = [{"type": "message", **m} for m in conversation.turn()]
         await host.call("append", key, (entries, None))
-    while (await host.drain.drain())["pending"]:
+    while (await host.drain())["pending"]:
         pass
     parity = await host.call("verify_mirror", key, ())
     assert parity["equal"], parity

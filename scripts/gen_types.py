@@ -21,7 +21,7 @@ GENERATOR = ROOT / "node_modules" / ".bin" / "openapi-typescript"
 
 
 def openapi_document() -> dict:
-    from agent_sessions.api.app import create_app  # noqa: PLC0415 - needs the package
+    from agent_sessions.http.app import create_app  # noqa: PLC0415 - needs the package
 
     return create_app(lambda _request: None).openapi()
 

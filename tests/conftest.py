@@ -18,6 +18,14 @@ ROOT = Path(__file__).resolve().parent.parent
 IN_PYODIDE = sys.platform == "emscripten"
 """True when tests/runtime/harness.mjs runs this suite inside Pyodide."""
 
+if not IN_PYODIDE:
+    # Every Node tool the tests start (wrangler, vitest, tsc, the harnesses) runs on Node >= 22,
+    # also when pytest is run by hand (scripts/test has it on PATH already).
+    sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
+    import env as _workerd_env
+
+    os.environ["PATH"] = _workerd_env.node_path()
+
 
 def run_tool(
     command: list[str], cwd: Path = ROOT, timeout: int = 180, env: dict[str, str] | None = None

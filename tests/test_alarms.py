@@ -13,12 +13,12 @@ from fastapi.testclient import TestClient
 
 from agent_sessions.adapters.sqlite import SqliteSql, connect
 from agent_sessions.adapters.sqlite_mirror import SqliteMirror
-from agent_sessions.api.sessions import Sessions
 from agent_sessions.engine import NotFound, SessionKey
 from agent_sessions.engine.keys import now_ms
 from agent_sessions.host import SessionHost
 from agent_sessions.local.server import local_app
 from agent_sessions.local.store import LocalStore
+from agent_sessions.service.sessions import Sessions
 
 KEY = SessionKey("default", "s")
 

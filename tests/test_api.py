@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from agent_sessions.api.app import MAX_REQUEST_BYTES
 from agent_sessions.engine.limits import MAX_ENTRY_BYTES
+from agent_sessions.http.app import MAX_REQUEST_BYTES
 from agent_sessions.local.server import local_app
 
 from .refusals import NDJSON

@@ -104,7 +104,7 @@ class Cold:
         return asyncio.run(self.host.alarm())
 
     def drain(self) -> None:
-        asyncio.run(self.host.drain.drain())
+        asyncio.run(self.host.drain())
 
     def rows(self) -> list[Any]:
         return [
@@ -265,9 +265,9 @@ def test_thousands_of_entries_round_trip_exactly(cold: Cold) -> None:
 
 
 def test_a_fork_of_an_archived_session_hydrates_its_source(tmp_path: Path) -> None:
-    from agent_sessions.api.fork import fork_session  # noqa: PLC0415
-    from agent_sessions.api.sessions import Sessions  # noqa: PLC0415
     from agent_sessions.local.store import LocalStore  # noqa: PLC0415
+    from agent_sessions.service.fork import fork_session  # noqa: PLC0415
+    from agent_sessions.service.sessions import Sessions  # noqa: PLC0415
 
     async def scenario() -> dict[str, Any]:
         store = LocalStore(tmp_path / "data", lifecycle=Lifecycle(archive_after_ms=1))

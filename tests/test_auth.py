@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 
-from agent_sessions.api.auth import Principal, TokenTable
 from agent_sessions.local.server import local_app
+from agent_sessions.service.auth import Principal, TokenTable
 
 ALICE = "alice-token-0123456789"
 ALICE_RO = "alice-readonly-0123456789"

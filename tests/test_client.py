@@ -14,11 +14,11 @@ from typing import Any, ClassVar
 
 import pytest
 
-from agent_sessions.api.models import EntryIn, Session
 from agent_sessions.client import AsyncClient, Client
 from agent_sessions.client.transport import Retry
 from agent_sessions.engine import AlreadyExists, InvalidInput, NotFound, VersionConflict
 from agent_sessions.engine.errors import Forbidden, SessionError, Unauthorized
+from agent_sessions.wire import EntryIn, Session
 
 from .servers import Server
 

@@ -12,8 +12,8 @@ import schemathesis
 from hypothesis import HealthCheck, settings
 from schemathesis.specs.openapi.checks import positive_data_acceptance
 
-from agent_sessions.api.auth import TokenTable
 from agent_sessions.local.server import local_app
+from agent_sessions.service.auth import TokenTable
 
 TOKEN = "fuzz-token-0123456789abcdef"
 APP = local_app(tempfile.mkdtemp(prefix="agent-sessions-fuzz-"), TokenTable.parse(f"{TOKEN}=fuzz"))

@@ -4,13 +4,11 @@ integrations have their own files: test_openai_agents.py, test_langgraph.py.)"""
 
 from __future__ import annotations
 
-import ast
 import json
-import re
 import sys
 from pathlib import Path
 
-from .conftest import ROOT, run_tool
+from .conftest import run_tool
 
 # -- Flue -------------------------------------------------------------------------------------
 
@@ -37,15 +35,3 @@ def test_the_api_types_are_generated_from_the_current_api() -> None:
 
 def test_the_typescript_compiles_against_flue_and_the_api_types() -> None:
     run_tool(["node_modules/.bin/tsc", "-p", "integrations/flue"])
-
-
-def test_the_rpc_types_list_every_gateway_method() -> None:
-    tree = ast.parse((ROOT / "src/agent_sessions/worker/gateway.py").read_text())
-    (default,) = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == "Default"]
-    methods = {
-        n.name
-        for n in default.body
-        if isinstance(n, ast.AsyncFunctionDef) and not n.name.startswith("_") and n.name != "fetch"
-    }
-    typed = set(re.findall(r"^  (\w+)\(", (ROOT / "clients/typescript/rpc.d.ts").read_text(), re.M))
-    assert typed == methods

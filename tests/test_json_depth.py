@@ -9,9 +9,9 @@ import sqlite3
 import pytest
 from fastapi.testclient import TestClient
 
-from agent_sessions.api.body import BODY_DEPTH
 from agent_sessions.engine import InvalidInput, SessionEngine, SessionKey
 from agent_sessions.engine.limits import MAX_JSON_DEPTH
+from agent_sessions.http.body import BODY_DEPTH
 
 from .refusals import JSON, NDJSON, error_of, state
 

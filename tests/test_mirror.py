@@ -67,7 +67,7 @@ class Fleet:
             self.raw[key] = conn
 
             async def after_write() -> None:  # the fast path: one immediate attempt
-                await self.hosts[key].drain.drain()
+                await self.hosts[key].drain()
 
             self.hosts[key] = SessionHost(
                 SqliteSql(conn, DURABLE_OBJECT),
@@ -84,12 +84,12 @@ class Fleet:
     async def drain_until_quiet(self, rounds: int = 500) -> None:
         """Play the alarms: drain every store with pending work until none is left."""
         for _ in range(rounds):
-            busy = [h for h in self.hosts.values() if h.drain.status()["pending"]]
+            busy = [h for h in self.hosts.values() if h.pending()["pending"]]
             if not busy:
                 return
             self.clock.now += 10 * 60_000  # past any backoff
             for host in busy:
-                await host.drain.drain()
+                await host.drain()
         pytest.fail("the mirror did not go quiet")
 
 
@@ -178,7 +178,7 @@ def test_random_faults_lose_nothing(d1: SqliteMirror, clock: Clock) -> None:
     )
     assert entries == held > 2_000, "random deletes remove some entries; every other one arrived"
     for host in fleet.hosts.values():
-        status = host.drain.status()
+        status = host.pending()
         assert status["pending"] == 0
         assert status["attempts"] == 0
 
@@ -341,11 +341,11 @@ def test_an_outage_is_recorded_backed_off_and_recovered(d1: SqliteMirror, clock:
     faulty.down = True
     run(fleet.call(key, "create_session", {}))
     started = clock.now
-    drain = fleet.host(key).drain
+    host = fleet.host(key)
     retries = []
     for _ in range(4):
         clock.now += 1
-        status = run(drain.drain())
+        status = run(host.drain())
         retries.append(status["next_attempt_at"] - clock.now)
     assert status["pending"] == 1
     assert status["attempts"] == 5
@@ -354,7 +354,7 @@ def test_an_outage_is_recorded_backed_off_and_recovered(d1: SqliteMirror, clock:
     assert retries == sorted(retries), "the backoff grows"
     assert d1.sql.connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
     faulty.down = False
-    status = run(drain.drain())
+    status = run(host.drain())
     assert (status["pending"], status["attempts"], status["last_error"]) == (0, 0, None)
     assert status["next_attempt_at"] is None
     assert status["delivered"] == 1
@@ -379,7 +379,7 @@ def test_one_drain_stays_within_the_invocation_budget(d1: SqliteMirror, clock: C
     faulty.down = False
     recorder = faulty.inner
     assert isinstance(recorder, Recorder)
-    status = run(fleet.host(key).drain.drain())
+    status = run(fleet.host(key).drain())
     sent = sum(len(b) for b in recorder.batches)
     assert STATEMENTS_PER_DRAIN - 60 <= sent <= STATEMENTS_PER_DRAIN + 50
     assert status["pending"] > 0, "the rest waits for the next alarm"
@@ -463,13 +463,13 @@ def test_two_drains_of_one_store_lose_no_work(tmp_path: Any, clock: Clock) -> No
         slow, quick = host(gate), host(d1)
         quick.engine.create_session(key, {})
         quick.engine.append(key, [entry(1)])
-        sending = asyncio.create_task(slow.drain.drain())
+        sending = asyncio.create_task(slow.drain())
         await gate.waiting.wait()
-        assert (await quick.drain.drain())["pending"] == 0
+        assert (await quick.drain())["pending"] == 0
         quick.engine.append(key, [entry(2)])  # work nobody has sent yet
         gate.open.set()
         await sending
-        await quick.drain.drain()
+        await quick.drain()
         report = await quick.call("verify_mirror", key, ())
         assert report["equal"], report
 

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from agent_sessions.api.auth import TokenTable
 from agent_sessions.local.server import local_app
+from agent_sessions.service.auth import TokenTable
 
 from .refusals import NDJSON, error_of
 

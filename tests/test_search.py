@@ -15,9 +15,9 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent_sessions.adapters.sqlite_mirror import SqliteMirror
-from agent_sessions.api.auth import TokenTable
 from agent_sessions.local.server import local_app
 from agent_sessions.local.store import LocalStore
+from agent_sessions.service.auth import TokenTable
 
 WORDS = ["alpha", "beta", "gamma", "delta", "kappa", "lambda", "omega", "sigma", "theta", "zeta"]
 TOKENS = {"tok-a-0123456789abcdef": "a", "tok-b-0123456789abcdef": "b"}

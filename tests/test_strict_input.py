@@ -12,10 +12,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
-from agent_sessions.api.fork import fork_session
-from agent_sessions.api.sessions import Sessions
 from agent_sessions.engine import InvalidInput, SessionKey
 from agent_sessions.local.store import LocalStore
+from agent_sessions.service.fork import fork_session
+from agent_sessions.service.sessions import Sessions
 
 from .refusals import error_of, state
 

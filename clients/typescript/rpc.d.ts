@@ -12,8 +12,8 @@
  * Every method takes the tenant first: a service binding is trusted code, so it names its
  * tenant itself (HTTP callers get theirs from a token). Results are envelopes, never thrown
  * errors, so their codes survive the RPC boundary. The shapes are the HTTP API's (api.d.ts,
- * generated from its OpenAPI document). tests/test_typescript.py keeps the method list equal
- * to the gateway's.
+ * generated from its OpenAPI document). tests/test_operations.py keeps the methods and their
+ * parameters equal to the gateway's and to the operations table (engine/operations.py).
  */
 import type { components } from "./api";
 
@@ -101,4 +101,6 @@ export interface AgentSessionsRpc {
     expectedVersion?: number | null,
   ): Promise<RpcResult<Schemas["Pruned"]>>;
   mirror_status(tenant: string, sessionId: string): Promise<RpcResult<Schemas["MirrorStatus"]>>;
+  verify_mirror(tenant: string, sessionId: string): Promise<RpcResult<Schemas["ParityReport"]>>;
+  resync_mirror(tenant: string, sessionId: string): Promise<RpcResult<Schemas["Resync"]>>;
 }

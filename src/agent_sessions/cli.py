@@ -8,8 +8,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
-from .api.auth import TOKENS_VARIABLE, TokenTable
 from .engine.lifecycle import Lifecycle
+from .service.auth import TOKENS_VARIABLE, TokenTable
 
 TOKENS_HELP = f"""Tokens: set {TOKENS_VARIABLE} (or --tokens-file) to entries 'token=tenant' or
 'token=tenant:ro' (read-only), separated by commas or newlines; tokens are at least 16

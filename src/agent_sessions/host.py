@@ -5,7 +5,8 @@ turns into "make sure an alarm is set, and drain now in the background". `alarm`
 alarm handler for every job an object has (the lifecycle sweep, the cold tier, the mirror's
 retries) and says when it wants to run next. With an archive, an evicted session is brought
 back before any operation uses it (see archive/tier.py). The mirror's own operations (status,
-verify) live here too, so the DO and local mode expose the same ones.
+verify) live here too, so the DO and local mode expose the same ones. Which operation does
+what (reads, writes, ones that create) comes from engine/operations.py.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from .archive import ArchivePort, ColdTier
 from .engine import InvalidInput, NotFound, SessionEngine, SessionKey
 from .engine.keys import now_ms
 from .engine.lifecycle import NO_LIFECYCLE, Lifecycle
+from .engine.operations import OPERATIONS, Kind, Operation
 from .engine.ports import SqlPort
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.drain import MAX_ERROR_TEXT, backoff_ms
@@ -27,31 +29,6 @@ from .mirror.parity import verify
 
 log = logging.getLogger("agent_sessions")
 
-READS = frozenset(
-    {"get_session", "load_data", "read_entries", "read_context", "find_entry", "get_writer"}
-)
-WRITES = frozenset(
-    {
-        "create_session",
-        "update_session",
-        "import_session",
-        "delete_session",
-        "save_data",
-        "append",
-        "resync_mirror",
-        "set_leaf",
-        "prune",
-        "replace_history",
-        "adopt_entries",
-        "claim_writer",
-    }
-)
-MIRROR = frozenset({"mirror_status", "verify_mirror"})
-OPERATIONS = READS | WRITES | MIRROR
-CREATES = frozenset({"create_session", "import_session", "adopt_entries"})
-"""Operations for which a missing session is expected, not a reason to look in the archive."""
-KEEP_ARCHIVED = frozenset({"resync_mirror"})
-"""Writes that do not make an archived session active again."""
 DEFAULT_ARCHIVE_PREFIX = "agent-sessions"
 
 
@@ -77,7 +54,7 @@ class SessionHost:
         archive: ArchivePort | None = None,
         archive_prefix: str = DEFAULT_ARCHIVE_PREFIX,
     ) -> None:
-        self.drain = MirrorDrain(sql, mirror, clock)
+        self._drain = MirrorDrain(sql, mirror, clock)
         self._engine: SessionEngine | None = None
         self._lifecycle = lifecycle
         self._archive = archive
@@ -112,9 +89,10 @@ class SessionHost:
             self._cold = ColdTier(self.engine, self._archive, self._archive_prefix, after_ms)
         return self._cold
 
-    async def call(self, operation: str, key: SessionKey, args: tuple[Any, ...]) -> Any:
-        if operation not in OPERATIONS:
-            raise InvalidInput(f"unknown operation {operation!r}")
+    async def call(self, name: str, key: SessionKey, args: tuple[Any, ...]) -> Any:
+        operation = OPERATIONS.get(name)
+        if operation is None:
+            raise InvalidInput(f"unknown operation {name!r}")
         if self.cold is not None:
             await self._bring_back(key, operation)
         try:
@@ -122,31 +100,47 @@ class SessionHost:
         except NotFound:
             # A session this store has never heard of may still be in the archive (the store
             # itself may have been emptied): look there once before answering 404.
-            if self.cold is None or operation in CREATES or not await self._hydrate(key):
+            if self.cold is None or operation.creates or not await self._hydrate(key):
                 raise
             await self._bring_back(key, operation)
             return await self._run(operation, key, args)
 
-    async def _run(self, operation: str, key: SessionKey, args: tuple[Any, ...]) -> Any:
-        if operation == "mirror_status":
-            failure = self.alarm_failure or {}
-            return self.drain.status() | {
-                "alarm_failures": failure.get("failures", 0),
-                "alarm_error": failure.get("error"),
-            }
-        if operation == "verify_mirror":
-            return await verify(self._sql, self._mirror, key)
-        result = getattr(self.engine, operation)(key, *args)
-        if operation in WRITES:
+    async def _run(self, operation: Operation, key: SessionKey, args: tuple[Any, ...]) -> Any:
+        if operation.kind is Kind.MIRROR:
+            return await getattr(self, operation.name)(key)
+        result = getattr(self.engine, operation.name)(key, *args)
+        if operation.writes:
             await self._after_write()
-        if operation == "delete_session" and self.cold is not None:
+        if operation.name == "delete_session" and self.cold is not None:
             # The delete has happened; a leftover snapshot is never restored (the version
             # floor refuses it), so failing to remove it is not the caller's error.
             with contextlib.suppress(Exception):
                 await self.cold.forget(key)
         return result
 
-    async def _bring_back(self, key: SessionKey, operation: str) -> None:
+    # -- the mirror's operations, and its drain ------------------------------------------
+
+    async def mirror_status(self, key: SessionKey) -> dict[str, Any]:
+        """The drain's state (the store's outbox is one queue, so `key` does not narrow it),
+        plus the last alarm's failure."""
+        failure = self.alarm_failure or {}
+        return self._drain.status() | {
+            "alarm_failures": failure.get("failures", 0),
+            "alarm_error": failure.get("error"),
+        }
+
+    async def verify_mirror(self, key: SessionKey) -> dict[str, Any]:
+        return await verify(self._sql, self._mirror, key)
+
+    async def drain(self) -> dict[str, Any]:
+        """Send what the outbox holds to the mirror now (the fast path after a write)."""
+        return await self._drain.drain()
+
+    def pending(self) -> dict[str, Any]:
+        """The drain's state, without running it (what local mode's /healthz sums up)."""
+        return self._drain.status()
+
+    async def _bring_back(self, key: SessionKey, operation: Operation) -> None:
         """Hydrate an evicted session; make an archived one active again before a write."""
         if key not in self._checked:
             if self.engine.evicted(key) is not None:
@@ -155,7 +149,7 @@ class SessionHost:
                 if self.engine.get_session(key)["status"] == "archived":
                     self._archived.add(key)
             self._checked.add(key)
-        if key in self._archived and operation in WRITES - KEEP_ARCHIVED:
+        if key in self._archived and operation.writes and not operation.keeps_archived:
             self.engine.unarchive(key)
             self._archived.discard(key)
 
@@ -201,7 +195,7 @@ class SessionHost:
         return await self.cold.run(self._clock(), self._drain_pending, self._recheck)
 
     async def _drain_due(self) -> int | None:
-        return (await self.drain.drain())["next_attempt_at"]
+        return (await self.drain())["next_attempt_at"]
 
     def _recheck(self) -> None:
         """Archiving changes what this instance knows: anything used from now on (also while
@@ -210,4 +204,4 @@ class SessionHost:
         self._archived.clear()
 
     async def _drain_pending(self) -> int:
-        return (await self.drain.drain())["pending"]
+        return (await self.drain())["pending"]

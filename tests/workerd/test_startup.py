@@ -56,7 +56,7 @@ def test_every_module_the_worker_loads_is_imported_at_start() -> None:
     """An import inside a function would run at the first request of every new isolate,
     outside the snapshot and unchecked by the start above: the Worker's modules have none."""
     modules = worker_modules()
-    assert SOURCE / "agent_sessions" / "api" / "app.py" in modules, "the walk follows imports"
+    assert SOURCE / "agent_sessions" / "http" / "app.py" in modules, "the walk follows imports"
     late = []
     for path in modules:
         for node in ast.walk(ast.parse(path.read_text())):

@@ -30,7 +30,7 @@ from .runtime_values import D1, ValueRules
 from .sqlite import SqliteSql, connect
 
 SEARCH_INDEX = "entries_fts"
-"""A query naming it is a search (api/search.py)."""
+"""A query naming it is a search (service/search.py)."""
 READERS = {"search": (1, 10), "read": (2, 0)}
 """Reader threads by kind of read, and how much they yield the CPU to the thread serving
 requests (Linux niceness)."""

@@ -9,14 +9,16 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
-from ..api.models import (
+from ..wire import (
     AppendResult,
     Context,
     Deleted,
     EntryPage,
     MirrorStatus,
+    ParityReport,
     Pruned,
     Replaced,
+    Resync,
     SearchPage,
     Session,
     SessionData,
@@ -223,6 +225,14 @@ class Operations(Generic[R]):
     def mirror_status(self, session_id: str) -> R:
         """-> MirrorStatus"""
         return self._send(Call("GET", _path(session_id, "/mirror")), MirrorStatus)
+
+    def verify_mirror(self, session_id: str) -> R:
+        """-> ParityReport: the session's D1 rows against its Durable Object's."""
+        return self._send(Call("POST", _path(session_id, "/mirror/verify")), ParityReport)
+
+    def resync_mirror(self, session_id: str) -> R:
+        """-> Resync: the session's D1 rows queued to be rebuilt from its Durable Object."""
+        return self._send(Call("POST", _path(session_id, "/mirror/resync")), Resync)
 
 
 def _present(body: dict[str, Any]) -> dict[str, Any]:

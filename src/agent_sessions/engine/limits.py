@@ -21,6 +21,9 @@ MAX_JSON_DEPTH = 32
 """How deep a JSON value (payload, data, metadata) may nest: arrays and objects inside one
 another. The one limit for parsing, storing and answering: pydantic-core serializes at most 49
 levels when built for WebAssembly (the Worker), and a response wraps a payload in 3 more."""
+BODY_DEPTH = MAX_JSON_DEPTH + 3
+"""The deepest a request body (or a line of an import) nests: a payload sits 3 levels down
+({"entries": [{...}]})."""
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
 """An import's JSON Lines text, after gzip: inflation stops here (a gzip bomb is a 413)."""
 MAX_IMPORT_ENTRIES = 20_000

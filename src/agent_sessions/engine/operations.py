@@ -15,6 +15,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
+
+from .errors import InvalidInput
 
 
 class Kind(Enum):
@@ -36,10 +39,28 @@ class Operation:
     """A missing session is what it expects (it makes one), not a reason to look elsewhere."""
     keeps_archived: bool = False
     """A write that leaves an archived session archived (all other writes reactivate it)."""
+    internal: bool = False
+    """A step of a use case (fork), not offered to other Workers by the gateway's RPC."""
 
     @property
     def writes(self) -> bool:
         return self.kind is Kind.WRITE
+
+    def bind(self, args: tuple[Any, ...], named: dict[str, Any] | None = None) -> tuple[Any, ...]:
+        """The positional arguments of a call, in the table's order, from arguments given by
+        position and by name. More than it takes, or a name it does not take, is refused;
+        arguments left out at the end are left to the engine's defaults, and one left out
+        before a given one is None."""
+        named = named or {}
+        unknown = sorted(set(named) - set(self.params))
+        if unknown or len(args) > len(self.params):
+            raise InvalidInput(
+                f"{self.name} takes ({', '.join(self.params)})",
+                {"operation": self.name, "unknown": unknown},
+            )
+        rest = self.params[len(args) :]
+        last = max((i for i, name in enumerate(rest) if name in named), default=-1)
+        return (*args, *(named.get(name) for name in rest[: last + 1]))
 
 
 _DECLARED = (
@@ -54,12 +75,12 @@ _DECLARED = (
     Operation("claim_writer", ("writer_id",), Kind.WRITE),
     Operation("get_writer", (), Kind.READ),
     Operation("read_entries", ("after_seq", "before_seq", "types", "limit", "order"), Kind.READ),
-    Operation("find_entry", ("entry_id",), Kind.READ),
+    Operation("find_entry", ("entry_id",), Kind.READ, internal=True),
     Operation("set_leaf", ("entry_id", "expected_version"), Kind.WRITE),
     Operation("read_context", (), Kind.READ),
     Operation("prune", ("before_seq", "expected_version"), Kind.WRITE),
     Operation("replace_history", ("from_seq", "entries", "expected_version"), Kind.WRITE),
-    Operation("adopt_entries", ("origin", "entries"), Kind.WRITE, creates=True),
+    Operation("adopt_entries", ("origin", "entries"), Kind.WRITE, creates=True, internal=True),
     Operation("mirror_status", (), Kind.MIRROR),
     Operation("verify_mirror", (), Kind.MIRROR),
     Operation("resync_mirror", (), Kind.WRITE, keeps_archived=True),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..api.models import Entry
+from ..wire import Entry
 
 
 def resend(entry: Entry) -> dict[str, Any]:

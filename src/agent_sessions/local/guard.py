@@ -20,9 +20,9 @@ from __future__ import annotations
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..api.body import is_json
-from ..api.errors import error_response
-from ..api.routes import IMPORT_PATH, IMPORT_TYPES
+from ..http.body import is_json
+from ..http.errors import error_response
+from ..http.routes import IMPORT_PATH, IMPORT_TYPES
 
 LOCAL_NAMES = frozenset({"localhost", "127.0.0.1", "[::1]"})
 WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})

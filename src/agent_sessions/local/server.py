@@ -12,12 +12,12 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from ..api.app import create_app
-from ..api.auth import TokenTable
-from ..api.services import Services
-from ..api.sessions import Sessions
 from ..engine import SessionError
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
+from ..http.app import create_app
+from ..service.auth import TokenTable
+from ..service.services import Services
+from ..service.sessions import Sessions
 from .guard import NoAuthGuard
 from .lock import DataDirLocked
 from .store import LocalStore

@@ -25,6 +25,7 @@ from ..engine import NotFound, SessionKey
 from ..engine.errors import InsufficientStorage
 from ..engine.keys import now_ms
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
+from ..engine.operations import OPERATIONS
 from ..host import SessionHost, alarm_failed
 from ..mirror import MirrorPort
 from ..mirror.limits import FAST_PATH_DELAY_MS
@@ -106,13 +107,14 @@ class LocalStore:
         return self._hosts[key][0]
 
     async def transport(self, key: SessionKey, operation: str, args: tuple[Any, ...]) -> Any:
-        """Run one operation. Calls are serial: one event loop, and sqlite3 calls do not await."""
-        creates = ("create_session", "import_session", "adopt_entries")
-        host = self.host(key, create=operation in creates)
+        """Run one operation. Calls are serial: one event loop, and sqlite3 calls do not await.
+        A session's file is made only by an operation that creates one."""
+        declared = OPERATIONS.get(operation)
+        host = self.host(key, create=declared is not None and declared.creates)
         return await host.call(operation, key, args)
 
     async def drain(self, key: SessionKey) -> dict[str, Any]:
-        status = await self.host(key).drain.drain()
+        status = await self.host(key).drain()
         if not status["pending"]:
             self._pending.discard(key)
         return status
@@ -135,7 +137,7 @@ class LocalStore:
             try:
                 host = self.host(key)
                 due = await host.alarm()
-                pending = host.drain.status()["pending"]
+                pending = host.pending()["pending"]
             except Exception as exc:
                 log.exception("the alarm of %s failed", key.object_name)
                 failure, retry_at = alarm_failed(self._alarm_failures.get(key), [exc], now)
@@ -162,7 +164,7 @@ class LocalStore:
         statuses = []
         for key in list(self._pending):
             try:
-                statuses.append(self.host(key).drain.status())
+                statuses.append(self.host(key).pending())
             except Exception as exc:  # its file cannot be read: an alarm failure shows it
                 log.warning("the mirror status of %s cannot be read: %s", key.object_name, exc)
         oldest = [s["oldest_pending_at"] for s in statuses if s["oldest_pending_at"] is not None]

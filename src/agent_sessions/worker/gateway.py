@@ -21,28 +21,20 @@ from typing import Any
 from workers import WorkerEntrypoint, asgi
 
 from ..adapters.d1 import D1Mirror
-from ..api.app import create_app
-from ..api.auth import TOKENS_VARIABLE, TokenTable
-from ..api.fork import fork_session
-from ..api.listing import list_sessions
-from ..api.search import search_entries
-from ..api.services import Services
-from ..api.sessions import Sessions
-from ..api.transfer import export_session, parse_import
+from ..adapters.do_namespace import durable_object_transport
+from ..adapters.rpc import to_python
 from ..engine import InvalidInput, SessionError, SessionKey
 from ..engine.limits import DEFAULT_PAGE_SIZE
+from ..engine.operations import OPERATIONS, Operation
 from ..engine.values import new_id
-from .boundary import to_python, unwrap
-
-
-def durable_object_transport(env: Any) -> Any:
-    """A `Transport` that calls the session's Durable Object, named `{tenant}:{session}`."""
-
-    async def send(key: SessionKey, operation: str, args: tuple[Any, ...]) -> dict[str, Any]:
-        stub = env.SESSIONS.getByName(key.object_name)
-        return unwrap(await getattr(stub, operation)(key.tenant_id, key.session_id, *args))
-
-    return send
+from ..http.app import create_app
+from ..service.auth import TOKENS_VARIABLE, TokenTable
+from ..service.fork import fork_session
+from ..service.listing import list_sessions
+from ..service.search import search_entries
+from ..service.services import Services
+from ..service.sessions import Sessions
+from ..service.transfer import export_session, parse_import
 
 
 @cache
@@ -53,7 +45,7 @@ def tokens_of(spec: str | None) -> TokenTable:
 
 def services_of(env: Any) -> Services:
     return Services(
-        Sessions(durable_object_transport(env)),
+        Sessions(durable_object_transport(env.SESSIONS)),
         D1Mirror(env.DB),
         tokens_of(getattr(env, TOKENS_VARIABLE, None) or None),
     )
@@ -93,60 +85,6 @@ class Default(WorkerEntrypoint):
             return await s.sessions.create_session(key, given)
 
         return await self._rpc(call)
-
-    async def get_session(self, tenant: Any, session_id: Any) -> dict[str, Any]:
-        return await self._rpc(lambda s: s.sessions.get_session(self._key(tenant, session_id)))
-
-    async def update_session(
-        self, tenant: Any, session_id: Any, changes: Any, expected_version: Any = None
-    ) -> dict[str, Any]:
-        return await self._rpc(
-            lambda s: s.sessions.update_session(
-                self._key(tenant, session_id),
-                _options(changes, "changes"),
-                to_python(expected_version),
-            )
-        )
-
-    async def delete_session(self, tenant: Any, session_id: Any) -> dict[str, Any]:
-        return await self._rpc(lambda s: s.sessions.delete_session(self._key(tenant, session_id)))
-
-    async def save_data(
-        self, tenant: Any, session_id: Any, data: Any, expected_version: Any = None
-    ) -> dict[str, Any]:
-        return await self._rpc(
-            lambda s: s.sessions.save_data(
-                self._key(tenant, session_id), to_python(data), to_python(expected_version)
-            )
-        )
-
-    async def load_data(self, tenant: Any, session_id: Any) -> dict[str, Any]:
-        return await self._rpc(lambda s: s.sessions.load_data(self._key(tenant, session_id)))
-
-    async def append(
-        self,
-        tenant: Any,
-        session_id: Any,
-        entries: Any,
-        expected_version: Any = None,
-        writer: Any = None,
-    ) -> dict[str, Any]:
-        return await self._rpc(
-            lambda s: s.sessions.append(
-                self._key(tenant, session_id),
-                to_python(entries),
-                to_python(expected_version),
-                to_python(writer),
-            )
-        )
-
-    async def claim_writer(self, tenant: Any, session_id: Any, writer_id: Any) -> dict[str, Any]:
-        return await self._rpc(
-            lambda s: s.sessions.claim_writer(self._key(tenant, session_id), to_python(writer_id))
-        )
-
-    async def get_writer(self, tenant: Any, session_id: Any) -> dict[str, Any]:
-        return await self._rpc(lambda s: s.sessions.get_writer(self._key(tenant, session_id)))
 
     async def read_entries(self, tenant: Any, session_id: Any, query: Any = None) -> dict[str, Any]:
         """query: after_seq, before_seq, types, limit, order (all optional)."""
@@ -212,43 +150,27 @@ class Default(WorkerEntrypoint):
 
         return await self._rpc(call)
 
-    async def set_leaf(
-        self, tenant: Any, session_id: Any, entry_id: Any, expected_version: Any = None
-    ) -> dict[str, Any]:
-        return await self._rpc(
-            lambda s: s.sessions.set_leaf(
-                self._key(tenant, session_id), to_python(entry_id), to_python(expected_version)
-            )
-        )
 
-    async def replace_history(
-        self,
-        tenant: Any,
-        session_id: Any,
-        from_seq: Any,
-        entries: Any,
-        expected_version: Any = None,
-    ) -> dict[str, Any]:
-        return await self._rpc(
-            lambda s: s.sessions.replace_history(
-                self._key(tenant, session_id),
-                to_python(from_seq),
-                to_python(entries),
-                to_python(expected_version),
-            )
-        )
+OWN_SHAPES = frozenset({"create_session", "read_entries", "import_session"})
+"""Operations the gateway offers in a shape of its own (above): an id that may be generated,
+a query object, the export's JSON Lines. Every other operation of engine/operations.py that is
+not internal is offered as the Durable Object has it, the tenant first:
+method(tenant, session_id, *the operation's arguments)."""
 
-    async def read_context(self, tenant: Any, session_id: Any) -> dict[str, Any]:
-        return await self._rpc(lambda s: s.sessions.read_context(self._key(tenant, session_id)))
 
-    async def prune(
-        self, tenant: Any, session_id: Any, before_seq: Any, expected_version: Any = None
-    ) -> dict[str, Any]:
-        return await self._rpc(
-            lambda s: s.sessions.prune(
-                self._key(tenant, session_id), to_python(before_seq), to_python(expected_version)
-            )
-        )
+def _passthrough(operation: Operation) -> Callable[..., Awaitable[dict[str, Any]]]:
+    async def method(self: Default, tenant: Any, session_id: Any, *args: Any) -> dict[str, Any]:
+        async def call(s: Services) -> Any:
+            key = self._key(tenant, session_id)
+            return await s.sessions.call(operation.name, key, *(to_python(a) for a in args))
 
-    async def mirror_status(self, tenant: Any, session_id: Any) -> dict[str, Any]:
-        return await self._rpc(lambda s: s.sessions.mirror_status(self._key(tenant, session_id)))
+        return await self._rpc(call)
+
+    method.__name__ = method.__qualname__ = operation.name
+    method.__doc__ = f"RPC: {operation.name}(tenant, session_id, {', '.join(operation.params)})"
+    return method
+
+
+for _operation in OPERATIONS.values():
+    if not _operation.internal and _operation.name not in OWN_SHAPES:
+        setattr(Default, _operation.name, _passthrough(_operation))

@@ -1,17 +1,18 @@
 """The Durable Object: one per session, the source of truth for its state.
 
 A thin shell: it runs a `SessionHost` on `ctx.storage.sql` with the D1 mirror, and exposes
-each operation as a public RPC method with positional arguments (tenant_id, session_id, ...).
+each operation of engine/operations.py as a public RPC method of the same name, with
+positional arguments (tenant_id, session_id, then the operation's, in the table's order).
 After a write it sets the alarm before answering (so the retry is as durable as the write)
 and drains at once in the background (`waitUntil`). The alarm applies the lifecycle policy
 (SESSION_TTL_SECONDS, IDLE_TIMEOUT_SECONDS), archives idle sessions to R2 when an ARCHIVE
 bucket is bound (ARCHIVE_AFTER_SECONDS, ARCHIVE_PREFIX) and drains, then sets itself for the
-earliest time any of them is due again. It does not import FastAPI or pydantic, so RPC-only
-traffic skips their start-up.
+earliest time any of them is due again.
 """
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from workers import DurableObject
@@ -19,12 +20,13 @@ from workers import DurableObject
 from ..adapters.d1 import D1Mirror
 from ..adapters.durable_object import DurableObjectSql
 from ..adapters.r2 import R2Archive
+from ..adapters.rpc import to_python, wait_until
 from ..engine import SessionError, SessionKey
 from ..engine.keys import now_ms
 from ..engine.lifecycle import Lifecycle
+from ..engine.operations import OPERATIONS, Operation
 from ..host import DEFAULT_ARCHIVE_PREFIX, SessionHost
 from ..mirror.limits import FAST_PATH_DELAY_MS
-from .boundary import to_python, wait_until
 
 
 class SessionObject(DurableObject):
@@ -61,7 +63,7 @@ class SessionObject(DurableObject):
             self._alarm_at = at
 
     async def _drain(self) -> None:
-        status = await self.host.drain.drain()
+        status = await self.host.drain()
         if status["next_attempt_at"] is not None:
             await self._alarm_no_later_than(status["next_attempt_at"])
 
@@ -72,105 +74,25 @@ class SessionObject(DurableObject):
         if due is not None:
             await self._alarm_no_later_than(due)
 
-    async def _run(self, operation: str, tenant_id: Any, session_id: Any, *args: Any) -> Any:
-        """Engine errors travel as data (see boundary); any other exception is a real fault."""
+    async def _run(self, operation: Operation, tenant_id: Any, session_id: Any, *args: Any) -> Any:
+        """Engine errors travel as data (adapters/rpc.py); any other exception is a real fault."""
         try:
             key = SessionKey(to_python(tenant_id), to_python(session_id))
-            result = await self.host.call(operation, key, tuple(to_python(a) for a in args))
+            values = operation.bind(tuple(to_python(a) for a in args))
+            result = await self.host.call(operation.name, key, values)
         except SessionError as exc:
             return {"error": exc.to_dict()}
         return {"ok": result}
 
-    async def create_session(self, tenant_id: str, session_id: str, fields: Any) -> Any:
-        return await self._run("create_session", tenant_id, session_id, fields)
 
-    async def update_session(
-        self, tenant_id: str, session_id: str, changes: Any, expected_version: Any
-    ) -> Any:
-        return await self._run("update_session", tenant_id, session_id, changes, expected_version)
+def _rpc_method(operation: Operation) -> Callable[..., Awaitable[Any]]:
+    async def method(self: SessionObject, tenant_id: Any, session_id: Any, *args: Any) -> Any:
+        return await self._run(operation, tenant_id, session_id, *args)
 
-    async def import_session(
-        self, tenant_id: str, session_id: str, session: Any, entries: Any
-    ) -> Any:
-        return await self._run("import_session", tenant_id, session_id, session, entries)
+    method.__name__ = method.__qualname__ = operation.name
+    method.__doc__ = f"RPC: {operation.name}(tenant_id, session_id, {', '.join(operation.params)})"
+    return method
 
-    async def get_session(self, tenant_id: str, session_id: str) -> Any:
-        return await self._run("get_session", tenant_id, session_id)
 
-    async def delete_session(self, tenant_id: str, session_id: str) -> Any:
-        return await self._run("delete_session", tenant_id, session_id)
-
-    async def save_data(
-        self, tenant_id: str, session_id: str, data: Any, expected_version: Any
-    ) -> Any:
-        return await self._run("save_data", tenant_id, session_id, data, expected_version)
-
-    async def load_data(self, tenant_id: str, session_id: str) -> Any:
-        return await self._run("load_data", tenant_id, session_id)
-
-    async def append(
-        self,
-        tenant_id: str,
-        session_id: str,
-        entries: Any,
-        expected_version: Any,
-        writer: Any = None,
-    ) -> Any:
-        return await self._run("append", tenant_id, session_id, entries, expected_version, writer)
-
-    async def claim_writer(self, tenant_id: str, session_id: str, writer_id: Any) -> Any:
-        return await self._run("claim_writer", tenant_id, session_id, writer_id)
-
-    async def get_writer(self, tenant_id: str, session_id: str) -> Any:
-        return await self._run("get_writer", tenant_id, session_id)
-
-    async def read_entries(
-        self,
-        tenant_id: str,
-        session_id: str,
-        after_seq: Any,
-        before_seq: Any,
-        types: Any,
-        limit: Any,
-        order: Any,
-    ) -> Any:
-        return await self._run(
-            "read_entries", tenant_id, session_id, after_seq, before_seq, types, limit, order
-        )
-
-    async def set_leaf(
-        self, tenant_id: str, session_id: str, entry_id: Any, expected_version: Any
-    ) -> Any:
-        return await self._run("set_leaf", tenant_id, session_id, entry_id, expected_version)
-
-    async def read_context(self, tenant_id: str, session_id: str) -> Any:
-        return await self._run("read_context", tenant_id, session_id)
-
-    async def prune(
-        self, tenant_id: str, session_id: str, before_seq: Any, expected_version: Any
-    ) -> Any:
-        return await self._run("prune", tenant_id, session_id, before_seq, expected_version)
-
-    async def find_entry(self, tenant_id: str, session_id: str, entry_id: Any) -> Any:
-        return await self._run("find_entry", tenant_id, session_id, entry_id)
-
-    async def adopt_entries(
-        self, tenant_id: str, session_id: str, origin: Any, entries: Any
-    ) -> Any:
-        return await self._run("adopt_entries", tenant_id, session_id, origin, entries)
-
-    async def replace_history(
-        self, tenant_id: str, session_id: str, from_seq: Any, entries: Any, expected_version: Any
-    ) -> Any:
-        return await self._run(
-            "replace_history", tenant_id, session_id, from_seq, entries, expected_version
-        )
-
-    async def mirror_status(self, tenant_id: str, session_id: str) -> Any:
-        return await self._run("mirror_status", tenant_id, session_id)
-
-    async def verify_mirror(self, tenant_id: str, session_id: str) -> Any:
-        return await self._run("verify_mirror", tenant_id, session_id)
-
-    async def resync_mirror(self, tenant_id: str, session_id: str) -> Any:
-        return await self._run("resync_mirror", tenant_id, session_id)
+for _operation in OPERATIONS.values():
+    setattr(SessionObject, _operation.name, _rpc_method(_operation))

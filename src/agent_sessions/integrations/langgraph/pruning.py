@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from ...api.models import Entry
 from ...engine import NotFound
 from ...engine.limits import MAX_PAGE_SIZE
+from ...wire import Entry
 from .._entries import resend
 from .._steps import PLAN, Steps
 from .reading import MissingValue, holds

@@ -28,8 +28,8 @@ from typing import Any
 from langgraph.checkpoint.base import WRITES_IDX_MAP, Checkpoint
 from langgraph.checkpoint.serde.base import SerializerProtocol
 
-from ...api.models import Entry
 from ...engine.values import ID_PATTERN
+from ...wire import Entry
 
 MARK = "langgraph"
 FORMAT = 1

@@ -10,7 +10,7 @@ from typing import Any
 from ...engine.limits import MAX_APPEND_BYTES, MAX_ENTRIES_PER_APPEND
 
 MAX_BODY_BYTES = 2 * MAX_APPEND_BYTES
-"""The server's request-body limit (`api.app.MAX_REQUEST_BYTES`; a test keeps them equal)."""
+"""The server's request-body limit (`http.app.MAX_REQUEST_BYTES`; a test keeps them equal)."""
 ENVELOPE_BYTES = 1024
 """Room for the rest of a request body: its keys, an expected_version, an import header."""
 

@@ -20,7 +20,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from ...api.models import Entry
+from ...wire import Entry
 
 MARK = "openai_agents"
 FORMAT = 1

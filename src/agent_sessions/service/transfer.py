@@ -12,8 +12,13 @@ from ..engine import SessionKey
 from ..engine import snapshot as doc
 from ..engine.depth import text_too_deep
 from ..engine.errors import InvalidInput, Malformed, TooLarge
-from ..engine.limits import MAX_IMPORT_BYTES, MAX_IMPORT_ENTRIES, MAX_JSON_DEPTH, MAX_PAGE_SIZE
-from .body import BODY_DEPTH
+from ..engine.limits import (
+    BODY_DEPTH,
+    MAX_IMPORT_BYTES,
+    MAX_IMPORT_ENTRIES,
+    MAX_JSON_DEPTH,
+    MAX_PAGE_SIZE,
+)
 from .sessions import Sessions
 
 SESSION_FIELDS = (

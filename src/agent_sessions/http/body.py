@@ -15,11 +15,8 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..engine.depth import text_too_deep
-from ..engine.limits import MAX_JSON_DEPTH
+from ..engine.limits import BODY_DEPTH, MAX_JSON_DEPTH
 from .errors import error_response
-
-BODY_DEPTH = MAX_JSON_DEPTH + 3
-"""The deepest a request body nests: a payload sits 3 levels down ({"entries": [{...}]})."""
 
 
 def is_json(content_type: bytes | None) -> bool:

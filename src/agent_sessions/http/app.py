@@ -11,11 +11,11 @@ from fastapi.responses import HTMLResponse
 from .. import __version__
 from ..console import PAGE
 from ..engine.limits import MAX_APPEND_BYTES, MAX_DATA_BYTES
+from ..service.services import Services
+from ..wire import ErrorBody
 from .body import BodyGuard
 from .errors import install_error_handlers
-from .models import ErrorBody
 from .routes import router
-from .services import Services
 
 MAX_REQUEST_BYTES = max(MAX_APPEND_BYTES, MAX_DATA_BYTES) * 2
 """Room for JSON escaping around the largest accepted payload; the engine checks exact sizes."""
@@ -50,7 +50,7 @@ def create_app(
     every session (local mode), whether all is well (`ok`: no alarm failing), the mirror
     across sessions and the failing alarms; in the Worker each session's DO reports its own
     (`GET /v1/sessions/{id}/mirror`). `body_timeout` bounds how long a request body may take
-    to arrive (api/body.py)."""
+    to arrive (http/body.py)."""
     app = FastAPI(
         title="agent-sessions",
         version=__version__,

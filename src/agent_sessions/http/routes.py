@@ -15,10 +15,13 @@ from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..engine.rules import ENTRY_TYPES
 from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
-from .auth import OPEN, Principal
-from .fork import fork_session
-from .listing import MAX_CURSOR_LENGTH, list_sessions
-from .models import (
+from ..service.auth import OPEN, Principal
+from ..service.fork import fork_session
+from ..service.listing import MAX_CURSOR_LENGTH, list_sessions
+from ..service.search import MAX_HITS, search_entries
+from ..service.services import Services
+from ..service.transfer import export_session, parse_import
+from ..wire import (
     DIGITS,
     AppendRequest,
     AppendResult,
@@ -46,9 +49,6 @@ from .models import (
     Writer,
     WriterClaim,
 )
-from .search import MAX_HITS, search_entries
-from .services import Services
-from .transfer import export_session, parse_import
 
 router = APIRouter(prefix="/v1")
 NDJSON = "application/x-ndjson"

@@ -12,8 +12,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from ..engine.limits import MAX_ENTRIES_PER_APPEND, MAX_TEXT_FIELD
-from ..engine.values import ID_PATTERN, MAX_SAFE_INT
+from .engine.limits import MAX_ENTRIES_PER_APPEND, MAX_TEXT_FIELD
+from .engine.values import ID_PATTERN, MAX_SAFE_INT
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["sess_01"])]
 

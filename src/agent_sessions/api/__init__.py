@@ -1,1 +1,0 @@
-"""The HTTP API (FastAPI) and the `Sessions` facade it calls."""
