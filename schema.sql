@@ -1,12 +1,13 @@
--- agent-sessions: the one source of the storage layout.
+-- agent-sessions: the storage layout as it is now, runnable as is (sqlite3 db < schema.sql).
 --
 -- Sections are marked with "-- @section <name>" lines:
 --   shared  tables that exist with identical columns in every Durable Object and in D1;
 --   do      tables only a Durable Object (or a local session file) holds;
 --   d1      indexes only D1 (or the local mirror file) needs, for cross-session queries.
 --
--- scripts/sync_schema.py turns this file into src/agent_sessions/engine/ddl.py (what a
--- Durable Object runs at start) and checks that migrations/ yields the same shared tables.
+-- scripts/sync_schema.py turns this file and migrations/ into src/agent_sessions/engine/ddl.py
+-- (what a Durable Object and the local store run at start); tests/test_schema.py holds
+-- migrations/ to this file.
 --
 -- Tables are STRICT: an INTEGER column then refuses text (a bool bound in a Durable Object
 -- arrives as 'true') and fractions. STRICT does not help TEXT columns: the Python Workers
@@ -14,12 +15,12 @@
 -- never binds a number where text is meant (agent_sessions/engine/values.py).
 -- Times are milliseconds since the Unix epoch. JSON columns hold compact JSON text.
 --
--- Upgrades: a column added to a shared table goes at the end of its CREATE TABLE here (what a
--- new store gets), in an "-- @upgrade N" section at the end of this file (what a Durable
--- Object or local file at version N-1 runs to reach N), and in migrations/000N_*.sql with the
--- same statements (what D1 runs). Tests hold the three to each other. "@upgrade N d1" is for
--- D1 (and local mirror files) only; "@upgrade N do" for Durable Objects (and local session
--- files) only, whose migration then holds no statement, keeping the numbers in step.
+-- Changing the layout: edit it here (what a new store gets). When an existing store must
+-- change too (a column, a rebuilt table, a backfill) or D1 gains a table or an index, write
+-- the upgrade once, as the next migrations/000N_*.sql, its first line saying where it applies
+-- ("-- applies to: shared", "d1" or "do"; the README's "Schema versions" says how). A table
+-- or index only Durable Objects hold needs no migration: a store whose schema digest changed
+-- runs this file's CREATE ... IF NOT EXISTS again at its next start.
 
 -- @section shared
 CREATE TABLE IF NOT EXISTS sessions (
@@ -156,46 +157,3 @@ CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON sessi
   INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content);
 END;
 
--- @upgrade 2
--- When the status last changed (set at creation too); older rows take their updated_at.
-ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER;
-UPDATE sessions SET status_changed_at = updated_at;
-
--- @upgrade 3
--- Where the cold tier keeps the session's snapshot (R2 key), once it has been archived.
-ALTER TABLE sessions ADD COLUMN archive_key TEXT;
-
--- @upgrade 4 d1
--- Full-text search (see the d1 section), built over the entries D1 already holds.
-CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
-  content, content = 'session_entries', content_rowid = 'rowid'
-);
-CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON session_entries BEGIN
-  INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content);
-END;
-CREATE TRIGGER IF NOT EXISTS entries_fts_delete AFTER DELETE ON session_entries BEGIN
-  INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
-END;
-CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN
-  INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content);
-  INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content);
-END;
-INSERT INTO entries_fts (entries_fts) VALUES ('rebuild');
-
--- @upgrade 5 do
--- Outbox ids that are never reused (see mirror_outbox). SQLite cannot add AUTOINCREMENT to a
--- table, so the outbox is rebuilt, keeping its pending work and ids.
-CREATE TABLE mirror_outbox_next (
-  id          INTEGER PRIMARY KEY AUTOINCREMENT,
-  tenant_id   TEXT    NOT NULL,
-  session_id  TEXT    NOT NULL,
-  op          TEXT    NOT NULL,
-  version     INTEGER NOT NULL,
-  seq_from    INTEGER,
-  seq_to      INTEGER,
-  created_at  INTEGER NOT NULL
-) STRICT;
-INSERT INTO mirror_outbox_next (id, tenant_id, session_id, op, version, seq_from, seq_to, created_at)
-  SELECT id, tenant_id, session_id, op, version, seq_from, seq_to, created_at FROM mirror_outbox;
-DROP TABLE mirror_outbox;
-ALTER TABLE mirror_outbox_next RENAME TO mirror_outbox;

@@ -1,6 +1,7 @@
--- Full-text search over entry content: an external-content FTS5 index kept in step by
--- triggers, built over the entries D1 already holds. The same statements as schema.sql's
--- "@upgrade 4 d1" section (D1 and local mirror files only; Durable Objects need no search).
+-- applies to: d1
+-- Migration 0004: full-text search over entry content: an external-content FTS5 index kept in
+-- step by triggers, built over the entries D1 already holds. D1 and the local D1 file only;
+-- Durable Objects need no search.
 CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5(
   content, content = 'session_entries', content_rowid = 'rowid'
 );

@@ -1,6 +1,8 @@
-"""Generated from schema.sql by scripts/sync_schema.py. Do not edit by hand."""
+"""Generated from schema.sql and migrations/ by scripts/sync_schema.py. Do not edit by
+hand."""
 
-SCHEMA_DIGEST = "842bd4c427127f4d"
+SCHEMA_DIGEST = "8e0af789c9303c2e"
+"""Of the statements below, normalised: a comment or whitespace changes nothing."""
 
 SHARED_STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', status_changed_at INTEGER, archive_key TEXT, PRIMARY KEY (tenant_id, id) ) STRICT",
@@ -27,31 +29,42 @@ D1_STATEMENTS: tuple[str, ...] = (
 )
 
 SCHEMA_VERSION = 5
-"""Upgrades: (version, scope ("all", "d1" or "do"), the statements that bring
-version - 1 to it, the (table, column) pairs they add: an upgrade whose columns a store
-already has was applied there before, and is skipped)."""
-UPGRADES: tuple[tuple[int, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...] = (
-    (2, 'all', (
+"""The number of the last migration."""
+MIGRATIONS: tuple[
+    tuple[int, str, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...
+] = (
+    (1, '0001_initial.sql', 'd1', (
+        "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', PRIMARY KEY (tenant_id, id) ) STRICT",
+        'CREATE TABLE IF NOT EXISTS session_entries ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, parent_id TEXT, type TEXT NOT NULL, role TEXT, content TEXT, payload TEXT, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, session_id, seq), UNIQUE (tenant_id, session_id, id) ) STRICT',
+        'CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (tenant_id, user_id, status, updated_at)',
+        'CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name, status, updated_at)',
+        'CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at)',
+        'CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at)',
+    ), ()),
+    (2, '0002_status_changed_at.sql', 'shared', (
         'ALTER TABLE sessions ADD COLUMN status_changed_at INTEGER',
         'UPDATE sessions SET status_changed_at = updated_at',
     ), (('sessions', 'status_changed_at'),)),
-    (3, 'all', (
+    (3, '0003_archive_key.sql', 'shared', (
         'ALTER TABLE sessions ADD COLUMN archive_key TEXT',
     ), (('sessions', 'archive_key'),)),
-    (4, 'd1', (
+    (4, '0004_search.sql', 'd1', (
         "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5( content, content = 'session_entries', content_rowid = 'rowid' )",
         'CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON session_entries BEGIN INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END',
         "CREATE TRIGGER IF NOT EXISTS entries_fts_delete AFTER DELETE ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); END",
         "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
         "INSERT INTO entries_fts (entries_fts) VALUES ('rebuild')",
     ), ()),
-    (5, 'do', (
+    (5, '0005_outbox_ids.sql', 'do', (
         'CREATE TABLE mirror_outbox_next ( id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
         'INSERT INTO mirror_outbox_next (id, tenant_id, session_id, op, version, seq_from, seq_to, created_at) SELECT id, tenant_id, session_id, op, version, seq_from, seq_to, created_at FROM mirror_outbox',
         'DROP TABLE mirror_outbox',
         'ALTER TABLE mirror_outbox_next RENAME TO mirror_outbox',
     ), ()),
 )
+"""migrations/, in order: (version, file name (what d1_migrations records), where it
+applies ("shared", "d1" or "do"), its statements, the (table, column) pairs they add:
+an upgrade whose columns a store already has was applied there before, and is skipped)."""
 
 SESSION_COLUMNS: tuple[str, ...] = (
     'tenant_id',

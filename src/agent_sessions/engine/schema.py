@@ -2,8 +2,15 @@
 
 A Durable Object starts often, so the DDL runs only when the stored schema digest differs
 from the code's (the idea of cloudflare/agents' `_ensureSchema`): a warm start costs two reads.
-A store made by an older release is upgraded in place by schema.sql's upgrade sections, the
-same statements D1 gets from migrations/; a new store gets the current tables directly.
+The digest covers the statements, normalised, so editing a comment in schema.sql or a
+migration does not make every object run its set-up again.
+
+A new store gets the current layout (schema.sql) directly. A session store made by an older
+release runs the migrations above its version that apply to it (migrations/, the one place an
+upgrade is written: "shared" ones everywhere, "do" ones in session stores, "d1" ones in D1 and
+the local D1 file), then the layout's CREATE ... IF NOT EXISTS, which makes the tables only
+session stores hold. The local D1 file does as wrangler does with D1: it records applied
+migrations in `d1_migrations` and runs those it lacks, so the two agree on what is applied.
 
 The stored version never goes down, and a store newer than this release knows is refused
 (nothing is changed): releases before 5 wrote their own version over a newer store's, and the
@@ -20,10 +27,10 @@ from . import statements as q
 from .ddl import (
     D1_STATEMENTS,
     DO_STATEMENTS,
+    MIGRATIONS,
     SCHEMA_DIGEST,
     SCHEMA_VERSION,
     SHARED_STATEMENTS,
-    UPGRADES,
 )
 from .errors import SchemaTooNew
 from .ports import SqlPort
@@ -39,13 +46,15 @@ def _has_column(sql: SqlPort, table: str, column: str) -> bool:
     return bool(rows) and re.search(rf"[(,]\s*{re.escape(column)}\s", rows[0]["sql"]) is not None
 
 
-def _upgrade(sql: SqlPort, version: int, scope: str) -> None:
-    """Run the upgrades above `version` (the layout an existing store has) that apply to this
-    kind of store ("do" or "d1"), skipping any whose columns the store already has."""
-    for target, applies_to, statements, added in UPGRADES:
-        if target <= version or applies_to not in ("all", scope):
-            continue
-        if any(_has_column(sql, table, column) for table, column in added):
+def _already_applied(sql: SqlPort, added: tuple[tuple[str, str], ...]) -> bool:
+    return any(_has_column(sql, table, column) for table, column in added)
+
+
+def _upgrade(sql: SqlPort, version: int, kind: str) -> None:
+    """Run the migrations above `version` (the layout an existing store has) that apply to
+    this kind of store ("do" or "d1"), skipping any whose columns the store already has."""
+    for target, _name, scope, statements, added in MIGRATIONS:
+        if target <= version or scope not in ("shared", kind) or _already_applied(sql, added):
             continue
         for statement in statements:
             sql.execute(statement)
@@ -93,19 +102,52 @@ def ensure_schema(sql: SqlPort) -> None:
     sql.transaction(create)
 
 
+def _number(name: str) -> int:
+    """A migration's number, read from its name as wrangler reads it (0 for none)."""
+    digits = name.split("_", 1)[0]
+    return int(digits) if digits.isdigit() else 0
+
+
 def ensure_mirror_schema(sql: SqlPort) -> None:
     """Create or upgrade D1's tables and indexes in a local SQLite file standing in for D1.
-    The file records its version in SQLite's user_version (0 in files of version 1)."""
-    existing = None
-    if sql.execute(q.TABLE_EXISTS, ("sessions",)):
-        existing = max(1, int(sql.execute(q.SELECT_USER_VERSION)[0]["user_version"]))
-        _refuse_newer(existing, "the local D1 file")
+
+    Applied migrations are recorded as wrangler records them (`d1_migrations`: one row per
+    file name, in order), and the migrations not recorded there run, in order, as
+    `wrangler d1 migrations apply` would run them. A new file gets the current layout and
+    every migration recorded. Files of earlier releases recorded only a version, in SQLite's
+    user_version (0 in files of version 1): the migrations up to it count as applied. The
+    user_version is still written, for those releases to refuse a newer file."""
+    has_tables = bool(sql.execute(q.TABLE_EXISTS, ("sessions",)))
+    recorded: list[str] = []
+    if sql.execute(q.TABLE_EXISTS, ("d1_migrations",)):
+        recorded = [row["name"] for row in sql.execute(q.SELECT_APPLIED_MIGRATIONS)]
+    user_version = int(sql.execute(q.SELECT_USER_VERSION)[0]["user_version"])
+    implied: list[str] = []
+    if has_tables and not recorded:
+        implied = [name for version, name, *_ in MIGRATIONS if version <= max(1, user_version)]
+    _refuse_newer(max([user_version, *map(_number, recorded)]), "the local D1 file")
+    applied = {*recorded, *implied}
+    if (
+        has_tables
+        and user_version == SCHEMA_VERSION
+        and set(recorded) >= {m[1] for m in MIGRATIONS}
+    ):
+        return
 
     def create() -> None:
-        if existing is not None:
-            _upgrade(sql, existing, "d1")
-        for statement in SHARED_STATEMENTS + D1_STATEMENTS:
-            sql.execute(statement)
+        sql.execute(q.CREATE_APPLIED_MIGRATIONS)
+        for name in implied:
+            sql.execute(q.INSERT_APPLIED_MIGRATION, (name,))
+        if not has_tables:
+            for statement in SHARED_STATEMENTS + D1_STATEMENTS:
+                sql.execute(statement)
+        for _version, name, scope, statements, added in MIGRATIONS:
+            if name in applied:
+                continue
+            if has_tables and scope != "do" and not _already_applied(sql, added):
+                for statement in statements:
+                    sql.execute(statement)
+            sql.execute(q.INSERT_APPLIED_MIGRATION, (name,))
         sql.execute(q.SET_USER_VERSION)
 
     sql.transaction(create)

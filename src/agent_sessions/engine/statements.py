@@ -157,9 +157,21 @@ INSERT_OUTBOX = (
     "VALUES (?, ?, ?, ?, ?, ?, ?)"
 )
 
+# The local D1 file's record of applied migrations, kept as wrangler keeps D1's (its
+# `d1 migrations apply`, node_modules/wrangler: the same table, created with the same text).
+CREATE_APPLIED_MIGRATIONS = (
+    'CREATE TABLE IF NOT EXISTS "d1_migrations"(\n'
+    "\t\tid         INTEGER PRIMARY KEY AUTOINCREMENT,\n"
+    "\t\tname       TEXT UNIQUE,\n"
+    "\t\tapplied_at TIMESTAMP DEFAULT CURRENT_TIMESTAMP NOT NULL\n"
+    ")"
+)
+SELECT_APPLIED_MIGRATIONS = 'SELECT name FROM "d1_migrations" ORDER BY id'
+INSERT_APPLIED_MIGRATION = 'INSERT INTO "d1_migrations" (name) VALUES (?)'
 SELECT_USER_VERSION = "PRAGMA user_version"
 SET_USER_VERSION = f"PRAGMA user_version = {SCHEMA_VERSION}"
-"""A local mirror file's layout version. PRAGMA takes no parameters; the value is a constant."""
+"""What local D1 files recorded before d1_migrations, and what releases up to 5 read (so that
+they refuse a newer file). PRAGMA takes no parameters; the value is a constant."""
 
 # The cold tier. A session is due for the archive when it has been idle for the configured
 # time, or when it is marked archived and still has rows here (an archive that stopped
