@@ -113,7 +113,7 @@ CREATE TABLE IF NOT EXISTS session_writers (
 -- Sessions the cold tier has moved to R2 and evicted from this store: their snapshot's key
 -- and the version it holds (a hydrate restores it; an older snapshot is never restored), and
 -- when the session expires (the lifecycle sweep still deletes it on time).
-CREATE TABLE IF NOT EXISTS archived_sessions (
+CREATE TABLE IF NOT EXISTS evicted_sessions (
   tenant_id    TEXT    NOT NULL,
   session_id   TEXT    NOT NULL,
   archive_key  TEXT    NOT NULL,

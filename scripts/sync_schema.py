@@ -41,6 +41,8 @@ _SECTION_RE = re.compile(r"^-- @section (\w+)\s*$", re.M)
 _MARKER_RE = re.compile(r"-- applies to: (\w+)")
 _NAME_RE = re.compile(r"(\d{4})_[a-z0-9_]+\.sql")
 _ADD_COLUMN_RE = re.compile(r"^ALTER TABLE (\w+) ADD COLUMN (\w+)\b")
+_RENAME_RE = re.compile(r"^ALTER TABLE \w+ RENAME TO (\w+)\b")
+_DROP_RE = re.compile(r"^DROP TABLE (?:IF EXISTS )?(\w+)\b")
 _TOKEN_RE = re.compile(
     r"""(?P<literal>'(?:[^']|'')*'|"(?:[^"]|"")*"|`(?:[^`]|``)*`|\[[^\]]*\])
     |(?P<comment>--[^\n]*|/\*.*?\*/)
@@ -133,8 +135,13 @@ class Migration:
 
     @property
     def added(self) -> tuple[tuple[str, str], ...]:
-        """The (table, column) pairs it adds: a store that has them applied it before."""
-        return tuple(m.groups() for m in map(_ADD_COLUMN_RE.match, self.statements) if m)
+        """What it leaves behind that a store shows: the (table, column) pairs it adds, and
+        (table, "") for a new name it gives a table (not a rebuild, which drops the old table
+        of that name first). A store that shows them applied it before."""
+        columns = [m.groups() for m in map(_ADD_COLUMN_RE.match, self.statements) if m]
+        dropped = {m.group(1) for m in map(_DROP_RE.match, self.statements) if m}
+        renamed = [m.group(1) for m in map(_RENAME_RE.match, self.statements) if m]
+        return tuple(columns + [(table, "") for table in renamed if table not in dropped])
 
 
 def read_migration(name: str, text: str) -> Migration:

@@ -25,6 +25,7 @@ CLIENT_SHAPES = {
     "update_session": "the changes are keywords",
     "read_entries": "the query is keywords with defaults",
     "import_session": "an export's JSON Lines, not the parsed session",
+    "export_session": "the whole document, not its parts",
 }
 """Operations the Python client offers in a shape of its own, and why."""
 

@@ -30,7 +30,7 @@ import sync_schema
 from sync_schema import canonical, read_migration, read_migrations, render, statements
 
 SHARED = ("sessions", "session_entries")
-DO_ONLY = ("store_meta", "mirror_outbox", "mirror_state", "session_writers", "archived_sessions")
+DO_ONLY = ("store_meta", "mirror_outbox", "mirror_state", "session_writers", "evicted_sessions")
 
 
 def describe(conn: sqlite3.Connection, table: str) -> list[tuple]:
@@ -148,7 +148,8 @@ RELEASE_1_DO_TABLES = (
     RELEASE_4_OUTBOX,
 )
 """The Durable Object's own tables as release 1 made them (schema.sql at 41a6406). The later
-ones (session_writers, mirror_state, archived_sessions) came without a new version: a table
+ones (session_writers, mirror_state, archived_sessions, renamed evicted_sessions by 0006) came
+without a new version: a table
 only session stores hold needs no migration, the layout's CREATE ... IF NOT EXISTS makes it."""
 
 

@@ -13,6 +13,7 @@ from typing import Annotated, Any, Literal
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 from .engine.limits import MAX_ENTRIES_PER_APPEND, MAX_TEXT_FIELD
+from .engine.rules import ENTRY_TYPES, STATUSES
 from .engine.values import ID_PATTERN, MAX_SAFE_INT
 
 Id = Annotated[str, Field(pattern=ID_PATTERN, examples=["sess_01"])]
@@ -43,10 +44,10 @@ DIGITS = BeforeValidator(_digits)
 int() would also take "1_0", "+1", " 1" and other scripts' digits. (Before the Query, it
 would turn the Query's bounds into keys that are not JSON Schema.)"""
 ShortText = Annotated[str, Field(max_length=MAX_TEXT_FIELD)]
-EntryType = Literal["message", "tool_call", "tool_result", "compaction", "metadata", "custom"]
-SettableStatus = Literal["active", "completed", "abandoned"]
+EntryType = Literal[ENTRY_TYPES]  # type: ignore[valid-type]  # the engine's list, as a type
+SettableStatus = Literal[tuple(s for s in STATUSES if s != "archived")]  # type: ignore[misc]
 """'archived' is set and cleared by the cold tier only."""
-Status = Literal["active", "completed", "abandoned", "archived"]
+Status = Literal[STATUSES]  # type: ignore[valid-type]
 
 
 class Strict(BaseModel):

@@ -75,7 +75,7 @@ def test_the_cold_tier_archives_to_r2_and_hydrates(policy_stack: Stack) -> None:
         lambda: (r := d1_row(stack, "cold")) and r[0]["status"] == "archived" and r,
     )
     assert rows == [{"status": "archived", "archive_key": key, "entry_count": 1}]
-    assert stack.wait_for("the eviction", lambda: count(stack, "archived_sessions") == 1)
+    assert stack.wait_for("the eviction", lambda: count(stack, "evicted_sessions") == 1)
     assert count(stack, "session_entries") == 0, "the object holds none of its rows"
     back = session_of(stack, "cold")
     assert back is not None

@@ -13,8 +13,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-MAX_BIND = 2**52
-"""Larger integers are refused (the measured bound is between 2**52 + 1 and 2**53 - 1)."""
+from ..engine.values import MAX_SAFE_INT as MAX_BIND
+
 MAX_EXACT = 2**53
 """JavaScript numbers, and so stored integers read back, are exact up to here."""
 

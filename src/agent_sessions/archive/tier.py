@@ -96,7 +96,7 @@ class ColdTier:
                 raise NotFound(f"session {key.session_id!r}: its archived snapshot is missing")
             return False
         session, entries = doc.parse(doc.decompress(body))
-        self._engine.restore(key, session, entries)
+        self._engine.hydrate(key, session, entries)
         return True
 
     async def run(

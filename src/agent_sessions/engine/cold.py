@@ -1,6 +1,9 @@
-"""The cold tier's steps, as the engine sees them (archive/tier.py runs them in order): which
-sessions are due, marking one archived, its snapshot, evicting its rows once the snapshot is
-safe, restoring them, and the expiry of a session that lives only in the archive."""
+"""The cold tier's steps, as the engine sees them (archive/tier.py runs them in order).
+
+Two ideas, each with one word: a session is *archived* once its snapshot is in the archive
+(R2) and its status says so (its rows may still be here), and *evicted* once its rows have
+left this store (`evicted_sessions` notes where its snapshot is). *Hydrating* brings an
+evicted session's rows back from its snapshot."""
 
 from __future__ import annotations
 
@@ -74,7 +77,7 @@ class ColdSteps(Rows):
             if self._sql.execute(q.COUNT_OUTBOX_OF, key.params)[0]["pending"]:
                 return False
             session = rows[0]
-            self._sql.execute(q.DELETE_ENTRIES, key.params)
+            self._sql.execute(q.DELETE_ALL_ENTRIES, key.params)
             self._sql.execute(q.DELETE_SESSION, key.params)
             self._sql.execute(
                 q.INSERT_EVICTED,
@@ -90,13 +93,13 @@ class ColdSteps(Rows):
         rows = self._sql.execute(q.SELECT_EVICTED, key.params)
         return dict(rows[0]) if rows else None
 
-    def restore(
+    def hydrate(
         self, key: SessionKey, session: Mapping[str, Any], entries: Sequence[Mapping[str, Any]]
     ) -> dict[str, Any]:
-        """Hydrate: put a snapshot's rows back exactly as they were (seqs, ids, versions,
-        counters), without outbox work, since D1 has them. Idempotent: a session already here
-        is left alone. A snapshot older than this store's version floor is refused: it would
-        bring back a session that was deleted or changed since."""
+        """Put an evicted session's rows back from its snapshot, exactly as they were (seqs,
+        ids, versions, counters), without outbox work, since D1 has them. Idempotent: a
+        session already here is left alone. A snapshot older than this store's version floor
+        is refused: it would bring back a session that was deleted or changed since."""
         values = _snapshot_values(key, session, entries)
 
         def write() -> dict[str, Any]:

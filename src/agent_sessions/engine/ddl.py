@@ -1,7 +1,7 @@
 """Generated from schema.sql and migrations/ by scripts/sync_schema.py. Do not edit by
 hand."""
 
-SCHEMA_DIGEST = "8e0af789c9303c2e"
+SCHEMA_DIGEST = "b370aa15f67f82b4"
 """Of the statements below, normalised: a comment or whitespace changes nothing."""
 
 SHARED_STATEMENTS: tuple[str, ...] = (
@@ -13,7 +13,7 @@ DO_STATEMENTS: tuple[str, ...] = (
     'CREATE TABLE IF NOT EXISTS store_meta ( key TEXT PRIMARY KEY, value TEXT NOT NULL ) STRICT',
     'CREATE TABLE IF NOT EXISTS mirror_outbox ( id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
     'CREATE TABLE IF NOT EXISTS session_writers ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, epoch INTEGER NOT NULL, writer_id TEXT NOT NULL, next_seq INTEGER NOT NULL, last_digest TEXT, last_result TEXT, PRIMARY KEY (tenant_id, session_id) ) STRICT',
-    'CREATE TABLE IF NOT EXISTS archived_sessions ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, archive_key TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (tenant_id, session_id) ) STRICT',
+    'CREATE TABLE IF NOT EXISTS evicted_sessions ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, archive_key TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (tenant_id, session_id) ) STRICT',
     'CREATE TABLE IF NOT EXISTS mirror_state ( id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_attempt_at INTEGER, last_success_at INTEGER, next_attempt_at INTEGER, delivered INTEGER NOT NULL DEFAULT 0 ) STRICT',
 )
 
@@ -28,7 +28,7 @@ D1_STATEMENTS: tuple[str, ...] = (
     "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
 )
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 """The number of the last migration."""
 MIGRATIONS: tuple[
     tuple[int, str, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...
@@ -61,6 +61,10 @@ MIGRATIONS: tuple[
         'DROP TABLE mirror_outbox',
         'ALTER TABLE mirror_outbox_next RENAME TO mirror_outbox',
     ), ()),
+    (6, '0006_evicted_sessions.sql', 'do', (
+        'CREATE TABLE IF NOT EXISTS archived_sessions ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, archive_key TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (tenant_id, session_id) ) STRICT',
+        'ALTER TABLE archived_sessions RENAME TO evicted_sessions',
+    ), (('evicted_sessions', ''),)),
 )
 """migrations/, in order: (version, file name (what d1_migrations records), where it
 applies ("shared", "d1" or "do"), its statements, the (table, column) pairs they add:

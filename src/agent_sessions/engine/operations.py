@@ -68,6 +68,7 @@ _DECLARED = (
     Operation("get_session", (), Kind.READ),
     Operation("update_session", ("changes", "expected_version"), Kind.WRITE),
     Operation("delete_session", (), Kind.WRITE),
+    Operation("export_session", ("after_seq",), Kind.READ),
     Operation("import_session", ("session", "entries"), Kind.WRITE, creates=True),
     Operation("save_data", ("data", "expected_version"), Kind.WRITE),
     Operation("load_data", (), Kind.READ),

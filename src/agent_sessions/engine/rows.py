@@ -207,7 +207,7 @@ class Rows:
         """Delete a session and its entries; D1 follows by a tombstone at the next version."""
         session = self._require(key)
         version = session["version"] + 1
-        self._sql.execute(q.DELETE_ENTRIES, key.params)
+        self._sql.execute(q.DELETE_ALL_ENTRIES, key.params)
         self._sql.execute(q.DELETE_SESSION, key.params)
         # Remember the version, so a re-created session starts above the tombstone's.
         self._sql.execute(q.UPSERT_META, (self._floor_key(key), str(version)))

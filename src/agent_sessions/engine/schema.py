@@ -47,12 +47,17 @@ def _has_column(sql: SqlPort, table: str, column: str) -> bool:
 
 
 def _already_applied(sql: SqlPort, added: tuple[tuple[str, str], ...]) -> bool:
-    return any(_has_column(sql, table, column) for table, column in added)
+    """Whether a store shows what a migration leaves: a column it adds, or (column "") the
+    table it renames one into."""
+    return any(
+        _has_column(sql, table, column) if column else bool(sql.execute(q.TABLE_EXISTS, (table,)))
+        for table, column in added
+    )
 
 
 def _upgrade(sql: SqlPort, version: int, kind: str) -> None:
     """Run the migrations above `version` (the layout an existing store has) that apply to
-    this kind of store ("do" or "d1"), skipping any whose columns the store already has."""
+    this kind of store ("do" or "d1"), skipping any the store shows it applied already."""
     for target, _name, scope, statements, added in MIGRATIONS:
         if target <= version or scope not in ("shared", kind) or _already_applied(sql, added):
             continue

@@ -15,17 +15,18 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from . import snapshot as doc
 from . import statements as q
 from .batches import prepare_batch, session_columns
 from .branches import Branches
 from .cold import ColdSteps
 from .errors import InvalidInput, NotFound
 from .keys import SessionKey
-from .limits import MAX_DATA_BYTES
+from .limits import EXPORT_PART_CHARS, MAX_DATA_BYTES, MAX_PAGE_SIZE
 from .ports import IntegrityViolation
-from .rows import summary
+from .rows import entry, summary
 from .rules import SESSION_FIELDS, TRANSITIONS, UPDATABLE, check_version, only
-from .values import check_optional_int, decode_json, encode_json
+from .values import check_count, check_optional_int, decode_json, encode_json
 
 
 class SessionEngine(Branches, ColdSteps):
@@ -110,6 +111,30 @@ class SessionEngine(Branches, ColdSteps):
 
     def delete_session(self, key: SessionKey) -> dict[str, Any]:
         return self._sql.transaction(lambda: self._delete(key))
+
+    def export_session(self, key: SessionKey, after_seq: Any = 0) -> dict[str, Any]:
+        """The session as its export document (engine/snapshot.py), built where its rows are:
+        from `after_seq` on, in parts of about EXPORT_PART_CHARS; the first part starts with
+        the session line. `next_after_seq` is where the next part starts (None: the end)."""
+        after = check_count(after_seq, "after_seq")
+        parts: list[str] = []
+        if after == 0:
+            session = summary(self._require(key))
+            session["data"] = self.load_data(key)["data"]
+            parts.append(doc.header(session))
+        else:
+            self._require(key)
+        size = len(parts[0]) if parts else 0
+        while True:
+            page = self._sql.execute(q.SELECT_ALL_ENTRIES, (*key.params, after, MAX_PAGE_SIZE))
+            for row in page:
+                parts.append(doc.line(entry(row)))
+                size += len(parts[-1])
+                after = row["seq"]
+                if size >= EXPORT_PART_CHARS:
+                    return {"text": "".join(parts), "next_after_seq": after}
+            if len(page) < MAX_PAGE_SIZE:
+                return {"text": "".join(parts), "next_after_seq": None}
 
     # -- the opaque blob (Flue's id, data, updated_at) ---------------------------------------
 

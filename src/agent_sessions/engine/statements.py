@@ -11,7 +11,10 @@ from functools import cache
 from .ddl import ENTRY_COLUMNS, SCHEMA_VERSION, SESSION_COLUMNS
 
 SESSION_KEY = "tenant_id = ? AND id = ?"
-ENTRY_KEY = "tenant_id = ? AND session_id = ?"
+"""A session's row in `sessions`."""
+OF_SESSION = "tenant_id = ? AND session_id = ?"
+"""A session's rows in the tables keyed by (tenant_id, session_id): entries, outbox, writers,
+evicted sessions."""
 
 SUMMARY_COLUMNS = tuple(c for c in SESSION_COLUMNS if c not in ("tenant_id", "data"))
 """A session as the API shows it: everything but the tenant and the (possibly large) blob."""
@@ -51,12 +54,12 @@ SELECT_NEXT_DUE = (
     "SELECT expires_at AS due FROM sessions WHERE expires_at IS NOT NULL "
     "UNION ALL SELECT updated_at + ? FROM sessions WHERE status = 'active')"
 )
-DELETE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY}"
+DELETE_ALL_ENTRIES = f"DELETE FROM session_entries WHERE {OF_SESSION}"
 
 # Optional bounds are NULL, never a sentinel: numbers near 2**53 reach JavaScript as BigInt,
 # which the Durable Object refuses to bind.
 _ENTRY_FILTER = (
-    f"{ENTRY_KEY} AND seq > ? AND (? IS NULL OR seq < ?) "
+    f"{OF_SESSION} AND seq > ? AND (? IS NULL OR seq < ?) "
     "AND (? IS NULL OR type IN (SELECT value FROM json_each(?)))"
 )
 _SELECT_ENTRIES = (
@@ -65,15 +68,15 @@ _SELECT_ENTRIES = (
 SELECT_ENTRIES_ASC = f"{_SELECT_ENTRIES} ORDER BY seq ASC LIMIT ?"
 SELECT_ENTRIES_DESC = f"{_SELECT_ENTRIES} ORDER BY seq DESC LIMIT ?"
 SELECT_EXISTING_ENTRY_IDS = (
-    f"SELECT id FROM session_entries WHERE {ENTRY_KEY} AND id IN (SELECT value FROM json_each(?))"
+    f"SELECT id FROM session_entries WHERE {OF_SESSION} AND id IN (SELECT value FROM json_each(?))"
 )
 
 SELECT_ENTRIES_BY_ID = (
-    f"SELECT {', '.join(ENTRY_READ_COLUMNS)} FROM session_entries WHERE {ENTRY_KEY} "
+    f"SELECT {', '.join(ENTRY_READ_COLUMNS)} FROM session_entries WHERE {OF_SESSION} "
     "AND id IN (SELECT value FROM json_each(?))"
 )
 
-SELECT_ENTRY = f"SELECT seq, id, type FROM session_entries WHERE {ENTRY_KEY} AND id = ?"
+SELECT_ENTRY = f"SELECT seq, id, type FROM session_entries WHERE {OF_SESSION} AND id = ?"
 UPDATE_LEAF = f"UPDATE sessions SET leaf_id = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
 UPDATE_COMPACTED = f"UPDATE sessions SET compacted_through_seq = ? WHERE {SESSION_KEY}"
 
@@ -90,7 +93,7 @@ _FLOOR = "CASE WHEN type = 'compaction' THEN json_extract(payload, '$.first_kept
 SELECT_CONTEXT = f"""
 WITH RECURSIVE branch({_CONTEXT_COLUMNS}, floor) AS (
   SELECT {_CONTEXT_COLUMNS}, {_FLOOR}
-  FROM session_entries WHERE {ENTRY_KEY} AND id = ?
+  FROM session_entries WHERE {OF_SESSION} AND id = ?
   UNION ALL
   SELECT {", ".join("e." + c for c in ENTRY_READ_COLUMNS)},
          CASE WHEN b.floor = 0 AND e.type = 'compaction'
@@ -104,20 +107,20 @@ SELECT {_CONTEXT_COLUMNS} FROM branch
 
 COUNT_RANGE = (
     "SELECT count(*) AS entries, coalesce(sum(type = 'message'), 0) AS messages "
-    f"FROM session_entries WHERE {ENTRY_KEY} AND seq >= ? AND seq <= ?"
+    f"FROM session_entries WHERE {OF_SESSION} AND seq >= ? AND seq <= ?"
 )
-DELETE_RANGE = f"DELETE FROM session_entries WHERE {ENTRY_KEY} AND seq >= ? AND seq <= ?"
+DELETE_RANGE = f"DELETE FROM session_entries WHERE {OF_SESSION} AND seq >= ? AND seq <= ?"
 UPDATE_AFTER_DELETE = (
     "UPDATE sessions SET entry_count = entry_count - ?, message_count = message_count - ?, "
     f"leaf_id = ?, version = ?, updated_at = ? WHERE {SESSION_KEY}"
 )
 SELECT_LAST_BEFORE = (
-    f"SELECT id FROM session_entries WHERE {ENTRY_KEY} AND seq < ? ORDER BY seq DESC LIMIT 1"
+    f"SELECT id FROM session_entries WHERE {OF_SESSION} AND seq < ? ORDER BY seq DESC LIMIT 1"
 )
 
 SELECT_WRITER = (
     "SELECT epoch, writer_id, next_seq, last_digest, last_result FROM session_writers "
-    f"WHERE {ENTRY_KEY}"
+    f"WHERE {OF_SESSION}"
 )
 CLAIM_WRITER = (
     "INSERT INTO session_writers (tenant_id, session_id, epoch, writer_id, next_seq) "
@@ -127,7 +130,7 @@ CLAIM_WRITER = (
 )
 ADVANCE_WRITER = (
     "UPDATE session_writers SET next_seq = next_seq + 1, last_digest = ?, last_result = ? "
-    f"WHERE {ENTRY_KEY}"
+    f"WHERE {OF_SESSION}"
 )
 
 ENTRY_ROWS_PER_INSERT = 100 // len(ENTRY_COLUMNS)
@@ -190,24 +193,23 @@ UNARCHIVE = (
     "UPDATE sessions SET status = 'active', status_changed_at = ?, version = ?, updated_at = ? "
     f"WHERE {SESSION_KEY}"
 )
-SELECT_FULL_SESSION = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE {SESSION_KEY}"
 SELECT_ALL_ENTRIES = (
-    f"SELECT {', '.join(ENTRY_READ_COLUMNS)} FROM session_entries WHERE {ENTRY_KEY} "
+    f"SELECT {', '.join(ENTRY_READ_COLUMNS)} FROM session_entries WHERE {OF_SESSION} "
     "AND seq > ? ORDER BY seq LIMIT ?"
 )
-COUNT_OUTBOX_OF = f"SELECT count(*) AS pending FROM mirror_outbox WHERE {ENTRY_KEY}"
+COUNT_OUTBOX_OF = f"SELECT count(*) AS pending FROM mirror_outbox WHERE {OF_SESSION}"
 SELECT_EVICTED = (
-    "SELECT archive_key, version, expires_at FROM archived_sessions WHERE tenant_id = ? "
+    "SELECT archive_key, version, expires_at FROM evicted_sessions WHERE tenant_id = ? "
     "AND session_id = ?"
 )
 INSERT_EVICTED = (
-    "INSERT INTO archived_sessions (tenant_id, session_id, archive_key, version, expires_at) "
+    "INSERT INTO evicted_sessions (tenant_id, session_id, archive_key, version, expires_at) "
     "VALUES (?, ?, ?, ?, ?) ON CONFLICT (tenant_id, session_id) DO UPDATE SET "
     "archive_key = excluded.archive_key, version = excluded.version, "
     "expires_at = excluded.expires_at"
 )
-DELETE_EVICTED = "DELETE FROM archived_sessions WHERE tenant_id = ? AND session_id = ?"
+DELETE_EVICTED = "DELETE FROM evicted_sessions WHERE tenant_id = ? AND session_id = ?"
 SELECT_EXPIRED_EVICTED = (
-    "SELECT tenant_id, session_id, archive_key FROM archived_sessions WHERE expires_at <= ?"
+    "SELECT tenant_id, session_id, archive_key FROM evicted_sessions WHERE expires_at <= ?"
 )
-SELECT_NEXT_EVICTED_EXPIRY = "SELECT min(expires_at) AS due FROM archived_sessions"
+SELECT_NEXT_EVICTED_EXPIRY = "SELECT min(expires_at) AS due FROM evicted_sessions"

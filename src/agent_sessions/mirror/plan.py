@@ -125,7 +125,8 @@ class _Planner:
         if kind == "append_entries":
             return self._ship_entries(key, action.rows[0]["seq_from"], action.rows[-1]["seq_to"])
         if kind == "delete_entries":
-            return self._add(q.DELETE_ENTRIES, (*key, action.op["seq_from"], action.op["seq_to"]))
+            seqs = (action.op["seq_from"], action.op["seq_to"])
+            return self._add(q.DELETE_ENTRY_RANGE, (*key, *seqs))
         return None
 
     def _add(self, sql: str, params: tuple[SqlValue, ...]) -> int | None:

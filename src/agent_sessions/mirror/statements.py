@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from ..engine.ddl import ENTRY_COLUMNS, SESSION_COLUMNS
-from ..engine.statements import ENTRY_KEY, SESSION_KEY
+from ..engine.statements import OF_SESSION, SESSION_KEY
 from .limits import MAX_PARAMS
 
 # -- the Durable Object side ------------------------------------------------------------
@@ -30,7 +30,7 @@ OUTBOX_STATS = "SELECT count(*) AS pending, min(created_at) AS oldest FROM mirro
 SELECT_SESSION_ROW = f"SELECT {', '.join(SESSION_COLUMNS)} FROM sessions WHERE {SESSION_KEY}"
 SELECT_ENTRY_ROWS = (
     f"SELECT {', '.join(ENTRY_COLUMNS)} FROM session_entries "
-    f"WHERE {ENTRY_KEY} AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"
+    f"WHERE {OF_SESSION} AND seq >= ? AND seq <= ? ORDER BY seq LIMIT ?"
 )
 
 SELECT_STATE = (
@@ -78,18 +78,18 @@ def upsert_entries(rows: int) -> str:
 # A tombstone at version V removes the session's rows unless D1 already holds a newer
 # incarnation (a session re-created with the same id has a version above V).
 TOMBSTONE_ENTRIES = (
-    f"DELETE FROM session_entries WHERE {ENTRY_KEY} AND NOT EXISTS "
+    f"DELETE FROM session_entries WHERE {OF_SESSION} AND NOT EXISTS "
     f"(SELECT 1 FROM sessions WHERE {SESSION_KEY} AND version > ?)"
 )
 TOMBSTONE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY} AND version < ?"
-DELETE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY} AND seq >= ? AND seq <= ?"
+DELETE_ENTRY_RANGE = f"DELETE FROM session_entries WHERE {OF_SESSION} AND seq >= ? AND seq <= ?"
 # A resync starts from nothing, whatever D1 holds.
-PURGE_ENTRIES = f"DELETE FROM session_entries WHERE {ENTRY_KEY}"
+PURGE_ENTRIES = f"DELETE FROM session_entries WHERE {OF_SESSION}"
 PURGE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY}"
 
 # Parity reads, against D1 (and the same text against the DO).
 PARITY_SESSION = SELECT_SESSION_ROW
 PARITY_ENTRIES = (
     f"SELECT {', '.join(ENTRY_COLUMNS)} FROM session_entries "
-    f"WHERE {ENTRY_KEY} AND seq > ? ORDER BY seq LIMIT ?"
+    f"WHERE {OF_SESSION} AND seq > ? ORDER BY seq LIMIT ?"
 )

@@ -1,8 +1,8 @@
 """Listing sessions from D1 (or the local mirror file), filtered and keyset-paginated.
 
-The WHERE clause is assembled from the constant fragments below, chosen by which filters the
-caller set; every value is bound. Order is newest first by (updated_at, id), and the cursor is
-that pair for the last row, opaque to callers. Results follow the mirror, so a write shows
+The statement is made of mirror/queries.py's fragments, chosen by which filters the caller
+set; every value is bound. Order is newest first by (updated_at, id), and the cursor is that
+pair for the last row, opaque to callers. Results follow the mirror, so a write shows
 up here once the mirror has delivered it (see the mirror's lag).
 """
 
@@ -15,21 +15,12 @@ from typing import Any
 from ..engine import InvalidInput
 from ..engine.limits import MAX_PAGE_SIZE
 from ..engine.rules import STATUSES
-from ..engine.statements import SUMMARY_COLUMNS
 from ..engine.values import check_count, check_id, check_optional_int, check_text, decode_json
 from ..mirror.ports import MirrorPort
+from ..mirror.queries import LIST_AFTER_CURSOR, LIST_FILTERS, LIST_ORDER, LIST_SESSIONS
 
-FILTERS = {
-    "user_id": "user_id = ?",
-    "agent_name": "agent_name = ?",
-    "status": "status = ?",
-    "updated_since": "updated_at >= ?",
-    "updated_before": "updated_at < ?",
-}
 MAX_CURSOR_LENGTH = 256
 """A cursor this API returns is under 200 characters (a time and an id of up to 128)."""
-AFTER_CURSOR = "(updated_at < ? OR (updated_at = ? AND id < ?))"
-_SELECT = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM sessions WHERE tenant_id = ?"
 
 
 def encode_cursor(row: dict[str, Any]) -> str:
@@ -55,7 +46,7 @@ def decode_cursor(cursor: str) -> tuple[int, str]:
 
 def _checked(filters: dict[str, Any], limit: Any) -> dict[str, Any]:
     """The filters, validated here because RPC callers skip the HTTP layer's pydantic."""
-    unknown = sorted(set(filters) - set(FILTERS))
+    unknown = sorted(set(filters) - set(LIST_FILTERS))
     if unknown:
         raise InvalidInput(f"unknown filter(s): {', '.join(unknown)}", {"fields": unknown})
     if not 1 <= check_count(limit, "limit") <= MAX_PAGE_SIZE:
@@ -74,16 +65,16 @@ async def list_sessions(
     filters = _checked(filters, limit)
     if cursor is not None and not isinstance(cursor, str):
         raise InvalidInput("cursor must be a string", {"field": "cursor"})
-    clauses = [FILTERS[name] for name in FILTERS if filters.get(name) is not None]
+    clauses = [LIST_FILTERS[name] for name in LIST_FILTERS if filters.get(name) is not None]
     params: list[Any] = [
         tenant,
-        *(filters[name] for name in FILTERS if filters.get(name) is not None),
+        *(filters[name] for name in LIST_FILTERS if filters.get(name) is not None),
     ]
     if cursor is not None:
         updated_at, session_id = decode_cursor(cursor)
-        clauses.append(AFTER_CURSOR)
+        clauses.append(LIST_AFTER_CURSOR)
         params += [updated_at, updated_at, session_id]
-    sql = " AND ".join([_SELECT, *clauses]) + " ORDER BY updated_at DESC, id DESC LIMIT ?"
+    sql = " AND ".join([LIST_SESSIONS, *clauses]) + LIST_ORDER
     rows = await index.query(sql, [*params, limit + 1])
     sessions = [
         {**r, "metadata": decode_json(r["metadata"], f"the metadata of {r['id']!r}")}

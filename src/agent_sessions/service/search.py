@@ -13,15 +13,9 @@ from typing import Any
 from ..engine import InvalidInput
 from ..engine.values import check_count, check_text
 from ..mirror.ports import MirrorPort
+from ..mirror.queries import SEARCH_ENTRIES
 
 MAX_HITS = 100
-SEARCH = (
-    "SELECT e.session_id, e.seq, e.type, e.role, "
-    "snippet(entries_fts, 0, '[', ']', '…', 16) AS snippet "
-    "FROM entries_fts JOIN session_entries e ON e.rowid = entries_fts.rowid "
-    "WHERE entries_fts MATCH ? AND e.tenant_id = ? "
-    "ORDER BY rank, e.session_id, e.seq LIMIT ?"
-)
 
 
 def match_expression(text: Any) -> str | None:
@@ -39,5 +33,5 @@ async def search_entries(index: MirrorPort, tenant: str, query: Any, limit: Any)
     expression = match_expression(query)
     if expression is None:
         return {"hits": []}
-    rows = await index.query(SEARCH, (expression, tenant, limit))
+    rows = await index.query(SEARCH_ENTRIES, (expression, tenant, limit))
     return {"hits": [dict(r) for r in rows]}

@@ -17,7 +17,6 @@ from ..engine.limits import (
     MAX_IMPORT_BYTES,
     MAX_IMPORT_ENTRIES,
     MAX_JSON_DEPTH,
-    MAX_PAGE_SIZE,
 )
 from .sessions import Sessions
 
@@ -38,16 +37,15 @@ ENTRY_FIELDS = (
 
 
 async def export_session(sessions: Sessions, key: SessionKey) -> str:
-    session = await sessions.get_session(key)
-    session["data"] = (await sessions.load_data(key))["data"]
-    lines = [doc.header(session)]
-    after = 0
-    while True:
-        page = await sessions.read_entries(key, after, None, None, MAX_PAGE_SIZE, "asc")
-        lines += [doc.line(entry) for entry in page["entries"]]
-        if not page["has_more"]:
-            return "".join(lines)
-        after = page["entries"][-1]["seq"]
+    """The whole export document, which the session's store builds in parts (one for most
+    sessions: see EXPORT_PART_CHARS)."""
+    parts: list[str] = []
+    after: int | None = 0
+    while after is not None:
+        part = await sessions.export_session(key, after)
+        parts.append(part["text"])
+        after = part["next_after_seq"]
+    return "".join(parts)
 
 
 def parse_import(body: bytes) -> tuple[str | None, dict[str, Any], list[dict[str, Any]]]:

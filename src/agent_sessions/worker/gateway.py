@@ -151,11 +151,11 @@ class Default(WorkerEntrypoint):
         return await self._rpc(call)
 
 
-OWN_SHAPES = frozenset({"create_session", "read_entries", "import_session"})
+OWN_SHAPES = frozenset({"create_session", "read_entries", "import_session", "export_session"})
 """Operations the gateway offers in a shape of its own (above): an id that may be generated,
-a query object, the export's JSON Lines. Every other operation of engine/operations.py that is
-not internal is offered as the Durable Object has it, the tenant first:
-method(tenant, session_id, *the operation's arguments)."""
+a query object, the export's JSON Lines in and out. Every other operation of
+engine/operations.py that is not internal is offered as the Durable Object has it, the tenant
+first: method(tenant, session_id, *the operation's arguments)."""
 
 
 def _passthrough(operation: Operation) -> Callable[..., Awaitable[dict[str, Any]]]:
