@@ -14,7 +14,6 @@ from typing import Any
 
 import pytest
 
-from agent_sessions.adapters.faulty_mirror import FaultyMirror
 from agent_sessions.adapters.runtime_values import DURABLE_OBJECT
 from agent_sessions.adapters.sqlite import SqliteSql, connect
 from agent_sessions.adapters.sqlite_mirror import SqliteMirror
@@ -29,6 +28,7 @@ from agent_sessions.mirror.limits import MAX_PARAMS, STATEMENTS_PER_DRAIN
 from agent_sessions.mirror.ports import MirrorPort, Statement
 
 from .conftest import Clock
+from .faulty_mirror import FaultyMirror
 
 
 class Recorder:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import random
 from collections.abc import Sequence
 
-from ..engine.ports import Row, SqlValue
-from ..mirror.ports import MirrorPort, Statement
+from agent_sessions.engine.ports import Row, SqlValue
+from agent_sessions.mirror.ports import MirrorPort, Statement
 
 
 class InjectedFault(Exception):
