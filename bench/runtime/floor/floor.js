@@ -6,6 +6,7 @@
 //                                              UPDATE session, INSERT outbox, in one transaction
 //   GET  /v1/sessions/<id>/entries?order=desc&limit=N   a page: SELECT session, SELECT entries
 //   GET  /v1/sessions/<id>/context             SELECT session, the recursive branch walk
+//   PUT  /v1/sessions/<id>/leaf {entry_id}     move the leaf (setup only: past a compaction)
 // Nothing is validated: this is the cost of the statements and the platform, nothing else.
 import { DurableObject } from "cloudflare:workers";
 
@@ -81,6 +82,14 @@ export class FloorObject extends DurableObject {
     });
   }
 
+  setLeaf(sessionId, entryId) {
+    const head = this.sql.exec(this.q.select_head, TENANT, sessionId).toArray()[0];
+    if (head === undefined) return { error: "not_found" };
+    const version = head.version + 1;
+    this.sql.exec(this.q.update_leaf, entryId, version, Date.now(), TENANT, sessionId);
+    return { leaf_id: entryId, version };
+  }
+
   readEntries(sessionId, order, limit) {
     if (this.sql.exec(this.q.select_session, TENANT, sessionId).toArray().length === 0) {
       return { error: "not_found" };
@@ -128,6 +137,10 @@ export default {
       const order = url.searchParams.get("order") ?? "asc";
       const limit = Number(url.searchParams.get("limit") ?? 100);
       return answer(await stub.readEntries(sessionId, order, limit));
+    }
+    if (request.method === "PUT" && what === "leaf") {
+      const body = await request.json();
+      return answer(await stub.setLeaf(sessionId, body.entry_id));
     }
     if (request.method === "GET" && what === "context") {
       return answer(await stub.readContext(sessionId));
