@@ -1,4 +1,6 @@
-"""Run the benchmarks: `python -m bench` (the README's `scripts/bench`).
+"""Run the benchmarks: `python -m bench` (the README's `scripts/bench`) measures the engine
+under CPython beside the storage layouts of its peers; `python -m bench runtime` measures the
+Worker in real workerd beside JavaScript peers (bench/runtime/).
 
 Exits 1 if a target is missed; `--smoke` runs tiny sizes to prove the bench works and checks
 no targets (they are about sizes it does not reach).
@@ -26,6 +28,11 @@ def turns_at(history: int, turns: int) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["runtime"]:
+        from .runtime.main import main as runtime  # noqa: PLC0415 - needs the workerd toolchain
+
+        return runtime(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--sizes", default="10,100,1000,10000", help="history lengths")
     parser.add_argument("--turns", type=int, default=100, help="turns measured per size")
