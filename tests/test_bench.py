@@ -1,5 +1,6 @@
-"""A smoke run of the benchmarks at tiny sizes: the suite works end to end, every system is
-measured, and the figures that do not depend on timing are what the design says."""
+"""Smoke runs of the benchmarks at tiny sizes: the suites work end to end, every system is
+measured, and the figures that do not depend on timing are what the design says. The runtime
+bench's (bench/runtime/) runs the Worker in real workerd."""
 
 from __future__ import annotations
 
@@ -7,6 +8,8 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from .conftest import ROOT
 
@@ -34,3 +37,43 @@ def test_smoke_run_measures_every_system(tmp_path: Path) -> None:
     assert len(results["targets"]) == 6
     assert "| agent-sessions | 10 |" in (out / "results.md").read_text()
     assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
+
+
+RUNTIME_SYSTEMS = {"http", "rpc", "floor", "peer", "cpython"}
+
+
+@pytest.mark.workerd
+def test_runtime_smoke_run_measures_every_system(tmp_path: Path) -> None:
+    """The runtime bench end to end at tiny sizes, in real workerd: every system answers
+    every operation it supports with the same entries, and a fresh isolate is timed. The
+    targets are not checked (they are about sizes the smoke run does not reach)."""
+    for needed in ("node_modules/.bin/wrangler", "python_modules/workers"):
+        if not (ROOT / needed).exists():
+            pytest.fail(f"{needed} is missing: scripts/test installs it")
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "bench", "runtime", "--smoke", "--out", str(out)]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as run:
+        try:
+            output, _ = run.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            run.terminate()  # SIGTERM: the bench stops its wrangler processes
+            output, _ = run.communicate(timeout=60)
+    assert run.returncode == 0, output[-5000:]
+    results = json.loads((out / "runtime.json").read_text())
+    measured = {key for cell in results["cells"] for key in cell["systems"]}
+    assert measured == RUNTIME_SYSTEMS
+    for cell in results["cells"]:
+        counts = {s.get("count") for s in cell["systems"].values()}
+        assert len(counts) == 1, f"the systems did different work: {cell['op']} {counts}"
+        assert all(s["median_ms"] > 0 for s in cell["systems"].values())
+        assert all(s["cpu_median_ms"] is not None for s in cell["systems"].values())
+    ops = {cell["op"] for cell in results["cells"]}
+    assert ops == {"append", "last", "context", "compacted_context", "agents_turn"}
+    assert set(results["cold_start"]) == {"http", "trivial"}
+    assert set(results["memory"]) == RUNTIME_SYSTEMS
+    assert len(results["targets"]) == 8
+    assert all(t["value"] is not None for t in results["targets"])
+    assert "target:" in output
+    assert (out / "runtime.png").read_bytes()[:4] == b"\x89PNG"
