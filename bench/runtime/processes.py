@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
+import json
 import os
 import shutil
 import subprocess
@@ -58,9 +59,7 @@ def scratch_config(scratch: Path) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     replaced = {
         "main": f'main = "{ROOT / "src" / "entry.py"}"',
-        "compatibility_flags": f"compatibility_flags = {list(workerd_env.DEV_FLAGS)!r}".replace(
-            "'", '"'
-        ),
+        "compatibility_flags": f"compatibility_flags = {json.dumps(workerd_env.DEV_FLAGS)}",
         "migrations_dir": f'migrations_dir = "{ROOT / "migrations"}"',
     }
     lines = []
