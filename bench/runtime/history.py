@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from bench.workload import Conversation
@@ -96,7 +96,10 @@ class HistoryPhase:
         call: Call,
         reps: int | None = None,
         give_up: Callable[[str], None] | None = None,
+        only: Iterable[str] | None = None,
     ) -> Cell:
+        """One operation timed on every system (or those in `only`)."""
+        keys = list(self.systems if only is None else only)
         counts: dict[str, int] = {}
 
         def runner(key: str) -> Callable[[int], object]:
@@ -105,8 +108,9 @@ class HistoryPhase:
 
             return run
 
-        calls = {key: runner(key) for key in self.systems}
-        samples = interleave(calls, self.pids, reps or self.plan.reps, give_up=give_up)
+        calls = {key: runner(key) for key in keys}
+        pids = {key: self.pids[key] for key in keys}
+        samples = interleave(calls, pids, reps or self.plan.reps, give_up=give_up)
         summary = {key: s.summary() | {"count": counts.get(key)} for key, s in samples.items()}
         return {"op": op, "history": history, "systems": summary}
 
@@ -129,10 +133,9 @@ class HistoryPhase:
         """Compact where the systems support it; the others are left out of the cell."""
         written = history + 2 * (self.plan.reps + 1)  # the appends' warm-up round included
         first_kept = written - self.plan.keep + 1
-        able = {k: s for k, s in self.systems.items() if s.compact(session, first_kept)}
-        phase = HistoryPhase(able, {k: self.pids[k] for k in able}, self.plan)
-        quiesce(phase.pids)
-        return phase._cell("compacted_context", history, self._context(session))
+        able = [key for key, system in self.systems.items() if system.compact(session, first_kept)]
+        quiesce(self.pids)
+        return self._cell("compacted_context", history, self._context(session), only=able)
 
     def _rss(self) -> dict[str, int]:
         return {key: rss_bytes(pid) for key, pid in self.pids.items()}
