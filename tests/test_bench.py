@@ -8,8 +8,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import pytest
+from bench.runtime.plan import FULL
+from bench.runtime.sampling import p95
+from bench.runtime.targets import check
 
 from .conftest import ROOT
 
@@ -77,3 +81,44 @@ def test_runtime_smoke_run_measures_every_system(tmp_path: Path) -> None:
     assert all(t["value"] is not None for t in results["targets"])
     assert "target:" in output
     assert (out / "runtime.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runtime_targets_are_ratios_of_medians_of_one_run() -> None:
+    """The runtime bench's verdicts on made-up figures: each target is a ratio of two
+    medians of one run, and where a target spans histories the worst one counts."""
+
+    def cell(op: str, history: int, **medians: float | None) -> dict[str, Any]:
+        systems = {k: {"median_ms": v, "timed_out_after_s": None} for k, v in medians.items()}
+        return {"op": op, "history": history, "systems": systems}
+
+    results = {
+        "plan": FULL.as_dict(),
+        "cold_start": {"http": {"median_ms": 300.0}, "trivial": {"median_ms": 100.0}},
+        "cells": [
+            cell("append", 10, http=20.0, floor=10.0, peer=40.0),
+            cell("append", 1_000, http=21.0, floor=10.0, peer=20.0),
+            cell("append", 10_000, http=21.0, floor=7.0, peer=80.0),
+            cell("last", 1_000, http=10.0, floor=10.0),
+            cell("context", 1_000, http=90.0, floor=30.0),
+            cell("context", 10_000, http=None, floor=None),
+            cell("compacted_context", 1_000, http=10.0),
+            cell("compacted_context", 10_000, http=10.5),
+            cell("agents_turn", 10, http=100.0),
+            cell("agents_turn", 1_000, http=200.0),
+        ],
+    }
+    verdicts = {
+        t["target"].split(" (")[0]: (round(t["value"], 2), t["met"]) for t in check(results)
+    }
+    assert verdicts == {
+        "HTTP append at history 10,000 / at 10": (1.05, True),
+        "HTTP append / JS floor": (3.0, False),
+        "HTTP append / agents peer": (1.05, False),
+        "last 50 entries / JS floor": (1.0, True),
+        "context at 1,000 / JS floor": (3.0, True),
+        "context after a compaction at 10,000 / at 1,000": (1.05, True),
+        "OpenAI Agents turn at history 1,000 / at 10": (2.0, False),
+        "first HTTP request of a fresh isolate / trivial Python Worker's": (3.0, False),
+    }
+    assert p95([float(v) for v in range(1, 31)]) == 29.0
+    assert p95([5.0]) == 5.0
