@@ -1,9 +1,10 @@
 """Run the benchmarks: `python -m bench` (the README's `scripts/bench`).
 
-Two suites: `storage`, what a turn costs as a session grows, for agent-sessions and its peers;
-and `load`, the local server under concurrent clients (bench/load.py). Exits 1 if a target is
-missed; `--smoke` runs tiny sizes to prove the bench works and checks no targets (they are
-about sizes it does not reach).
+Under CPython, two suites: `storage`, what a turn costs as a session grows, for agent-sessions
+and its peers; and `load`, the local server under concurrent clients (bench/load.py).
+`python -m bench runtime` measures the Worker in real workerd beside JavaScript peers
+(bench/runtime/). Exits 1 if a target is missed; `--smoke` runs tiny sizes to prove the bench
+works and checks no targets (they are about sizes it does not reach).
 """
 
 from __future__ import annotations
@@ -68,6 +69,11 @@ SUITES = {"storage": storage, "load": load_suite}
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["runtime"]:
+        from .runtime.main import main as runtime  # noqa: PLC0415 - needs the workerd toolchain
+
+        return runtime(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--suite", choices=["all", *SUITES], default="all")
     parser.add_argument("--sizes", default="10,100,1000,10000", help="history lengths")

@@ -1,5 +1,6 @@
 """Smoke runs of the benchmarks at tiny sizes: each suite works end to end, every system (or
-phase) is measured, and the figures that do not depend on timing are what the design says."""
+phase) is measured, and the figures that do not depend on timing are what the design says. The
+runtime bench's (bench/runtime/) runs the Worker in real workerd."""
 
 from __future__ import annotations
 
@@ -7,6 +8,12 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
+
+import pytest
+from bench.runtime.plan import FULL
+from bench.runtime.sampling import p95
+from bench.runtime.targets import check
 
 from .conftest import ROOT
 
@@ -53,3 +60,84 @@ def test_load_smoke_run_serves_every_phase_without_error(tmp_path: Path) -> None
     assert results["size"]["writers"] == 32
     assert results["targets"][0]["met"] is True, "no error anywhere"
     assert "| 32 writers on one session |" in (out / "load.md").read_text()
+
+
+RUNTIME_SYSTEMS = {"http", "rpc", "floor", "peer", "cpython"}
+
+
+@pytest.mark.workerd
+def test_runtime_smoke_run_measures_every_system(tmp_path: Path) -> None:
+    """The runtime bench end to end at tiny sizes, in real workerd: every system answers
+    every operation it supports with the same entries, and a fresh isolate is timed. The
+    targets are not checked (they are about sizes the smoke run does not reach)."""
+    for needed in ("node_modules/.bin/wrangler", "python_modules/workers"):
+        if not (ROOT / needed).exists():
+            pytest.fail(f"{needed} is missing: scripts/test installs it")
+    out = tmp_path / "results"
+    command = [sys.executable, "-m", "bench", "runtime", "--smoke", "--out", str(out)]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as run:
+        try:
+            output, _ = run.communicate(timeout=600)
+        except subprocess.TimeoutExpired:
+            run.terminate()  # SIGTERM: the bench stops its wrangler processes
+            output, _ = run.communicate(timeout=60)
+    assert run.returncode == 0, output[-5000:]
+    results = json.loads((out / "runtime.json").read_text())
+    measured = {key for cell in results["cells"] for key in cell["systems"]}
+    assert measured == RUNTIME_SYSTEMS
+    for cell in results["cells"]:
+        counts = {s.get("count") for s in cell["systems"].values()}
+        assert len(counts) == 1, f"the systems did different work: {cell['op']} {counts}"
+        assert all(s["median_ms"] > 0 for s in cell["systems"].values())
+        assert all(s["cpu_median_ms"] is not None for s in cell["systems"].values())
+    ops = {cell["op"] for cell in results["cells"]}
+    assert ops == {"append", "last", "context", "compacted_context", "agents_turn"}
+    assert set(results["cold_start"]) == {"http", "trivial"}
+    assert set(results["memory"]) == RUNTIME_SYSTEMS
+    assert len(results["targets"]) == 8
+    assert all(t["value"] is not None for t in results["targets"])
+    assert "target:" in output
+    assert (out / "runtime.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_runtime_targets_are_ratios_of_medians_of_one_run() -> None:
+    """The runtime bench's verdicts on made-up figures: each target is a ratio of two
+    medians of one run, and where a target spans histories the worst one counts."""
+
+    def cell(op: str, history: int, **medians: float | None) -> dict[str, Any]:
+        systems = {k: {"median_ms": v, "timed_out_after_s": None} for k, v in medians.items()}
+        return {"op": op, "history": history, "systems": systems}
+
+    results = {
+        "plan": FULL.as_dict(),
+        "cold_start": {"http": {"median_ms": 300.0}, "trivial": {"median_ms": 100.0}},
+        "cells": [
+            cell("append", 10, http=20.0, floor=10.0, peer=40.0),
+            cell("append", 1_000, http=21.0, floor=10.0, peer=20.0),
+            cell("append", 10_000, http=21.0, floor=7.0, peer=80.0),
+            cell("last", 1_000, http=10.0, floor=10.0),
+            cell("context", 1_000, http=90.0, floor=30.0),
+            cell("context", 10_000, http=None, floor=None),
+            cell("compacted_context", 1_000, http=10.0),
+            cell("compacted_context", 10_000, http=10.5),
+            cell("agents_turn", 10, http=100.0),
+            cell("agents_turn", 1_000, http=200.0),
+        ],
+    }
+    verdicts = {
+        t["target"].split(" (")[0]: (round(t["value"], 2), t["met"]) for t in check(results)
+    }
+    assert verdicts == {
+        "HTTP append at history 10,000 / at 10": (1.05, True),
+        "HTTP append / JS floor": (3.0, False),
+        "HTTP append / agents peer": (1.05, False),
+        "last 50 entries / JS floor": (1.0, True),
+        "context at 1,000 / JS floor": (3.0, True),
+        "context after a compaction at 10,000 / at 1,000": (1.05, True),
+        "OpenAI Agents turn at history 1,000 / at 10": (2.0, False),
+        "first HTTP request of a fresh isolate / trivial Python Worker's": (3.0, False),
+    }
+    assert p95([float(v) for v in range(1, 31)]) == 29.0
+    assert p95([5.0]) == 5.0
