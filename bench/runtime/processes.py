@@ -4,8 +4,8 @@ people's `wrangler dev`) never meet this one.
 
 - **http**: this repository's wrangler.toml as a developer runs it (`scripts/dev`);
 - **rpc**: the caller Worker first (so the loopback client reaches it), then agent-sessions
-  from a scratch copy of wrangler.toml: wrangler gives `--compatibility-flags` to a process's
-  first Worker only, so the copy names `python_workers_development` itself;
+  from this repository's wrangler.toml (scripts/workerd/launch.py gives every Python Worker of
+  a process the offline Pyodide flag);
 - **floor** and **peer**: the JavaScript Workers of floor/ and peer/;
 - **trivial**: the trivial Python Worker, the yardstick of a fresh isolate's first request;
 - **cpython**: `agent-sessions serve --no-auth`.
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import concurrent.futures
 import hashlib
-import json
 import os
 import shutil
 import subprocess
@@ -52,28 +51,6 @@ def wrangler_env(scratch: Path) -> dict[str, str]:
     return {**os.environ, **registry, **quiet}
 
 
-def scratch_config(scratch: Path) -> Path:
-    """wrangler.toml, copied with absolute paths and the offline Pyodide flag, beside a link to
-    the vendored python_modules/ (wrangler looks for it next to the config)."""
-    folder = scratch / "agent-sessions-config"
-    folder.mkdir(parents=True, exist_ok=True)
-    replaced = {
-        "main": f'main = "{ROOT / "src" / "entry.py"}"',
-        "compatibility_flags": f"compatibility_flags = {json.dumps(workerd_env.DEV_FLAGS)}",
-        "migrations_dir": f'migrations_dir = "{ROOT / "migrations"}"',
-    }
-    lines = []
-    for line in (ROOT / "wrangler.toml").read_text().splitlines():
-        name = line.split("=", 1)[0].strip()
-        lines.append(replaced.get(name, line))
-    config = folder / "wrangler.toml"
-    config.write_text("\n".join(lines) + "\n")
-    link = folder / "python_modules"
-    if not link.exists():
-        link.symlink_to(ROOT / "python_modules", target_is_directory=True)
-    return config
-
-
 def migrated_d1(env: Mapping[str, str]) -> Path:
     """State holding D1's tables, as a user creates them (`wrangler d1 migrations apply
     --local`), made once per set of migrations in .workerd/ (it costs seconds of CPU) and
@@ -104,7 +81,7 @@ def trivial_worker(scratch: Path, env: Mapping[str, str]) -> Wrangler:
     sdk = ROOT / "examples" / "python-rpc-worker" / "python_modules"
     shutil.copytree(sdk, folder / "python_modules", dirs_exist_ok=True)
     state = scratch / "trivial-state"
-    return Wrangler("trivial", [folder / "wrangler.toml"], folder, state, env, True)
+    return Wrangler("trivial", [folder / "wrangler.toml"], folder, state, env)
 
 
 @dataclass
@@ -149,28 +126,22 @@ class Fleet:
     def __init__(self, scratch: Path) -> None:
         self.scratch = scratch
         self.env = wrangler_env(scratch)
-        copy = scratch_config(scratch)
-        self.http = self._python("http", [ROOT / "wrangler.toml"], ROOT)
-        caller = HERE / "caller" / "wrangler.toml"
-        self.rpc = Wrangler("rpc", [caller, copy], copy.parent, scratch / "rpc-state", self.env)
+        self.http = self._python("http", [ROOT / "wrangler.toml"])
+        self.rpc = self._python("rpc", [HERE / "caller" / "wrangler.toml", ROOT / "wrangler.toml"])
         self.floor = self._javascript("floor", floor_variables())
         self.peer = self._javascript("peer")
         self.trivial = trivial_worker(scratch, self.env)
         self.cpython = LocalServer(scratch / "cpython-data")
         self._stopping: list[threading.Thread] = []
 
-    def _python(self, name: str, configs: list[Path], cwd: Path) -> Wrangler:
+    def _python(self, name: str, configs: list[Path]) -> Wrangler:
         variables = {"AGENT_SESSIONS_TOKENS": f"{TOKEN}=default"}
-        return Wrangler(
-            name, configs, cwd, self.scratch / f"{name}-state", self.env, True, variables
-        )
+        return Wrangler(name, configs, ROOT, self.scratch / f"{name}-state", self.env, variables)
 
     def _javascript(self, name: str, variables: Mapping[str, str] | None = None) -> Wrangler:
         folder = HERE / name
         state = self.scratch / f"{name}-state"
-        return Wrangler(
-            name, [folder / "wrangler.toml"], folder, state, self.env, False, variables or {}
-        )
+        return Wrangler(name, [folder / "wrangler.toml"], folder, state, self.env, variables or {})
 
     @property
     def wranglers(self) -> dict[str, Wrangler]:

@@ -88,6 +88,9 @@ class Stack:
             **workerd_env.environment(registry=state / "registry"),
             "CI": "true",
             "NO_COLOR": "1",
+            # wrangler's local observability keeps a span of every SQL statement in a trace
+            # store inside the same workerd: a cost production does not have.
+            "X_LOCAL_OBSERVABILITY": "false",
         }
         configs = [ROOT / "wrangler.toml", ROOT / "examples" / "consumer-worker" / "wrangler.toml"]
         if examples:
