@@ -1,6 +1,6 @@
 """The engine suite's backend inside Pyodide: the real `DurableObjectSql` adapter on the
 workerd stand-in of `ctx.storage`, reached through the real SDK's `DurableObjectContext`
-wrapper exactly as `SessionObject` reaches it in production."""
+wrapper and unwrapped exactly as `SessionObject` does in production."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from typing import Any
 
 import js  # type: ignore[import-not-found]  # Pyodide only
 from pyodide.ffi import to_js  # type: ignore[import-not-found]
+from workers import python_to_rpc
 from workers.entrypoints import DurableObjectContext
 
 from agent_sessions.adapters.durable_object import DurableObjectSql
@@ -48,4 +49,4 @@ class RawView:
 def durable_object_in_pyodide() -> tuple[DurableObjectSql, RawView]:
     state = js.__harness.newState()
     storage = DurableObjectContext(state).storage  # the SDK's _BindingWrapper
-    return DurableObjectSql(storage), RawView(state.storage)
+    return DurableObjectSql(python_to_rpc(storage)), RawView(state.storage)

@@ -1,12 +1,18 @@
 """`SqlPort` over a Durable Object's `ctx.storage.sql` (inside Pyodide, in workerd).
 
-The SDK wraps `ctx.storage`, so arguments go through `python_to_rpc` and rows come back as
-dicts. Cursors are consumed at once (`toArray`), before any other await can run. The callable
+It is given the runtime's own JavaScript storage object (worker/session_object.py unwraps the
+SDK's), and every crossing is paid once per statement rather than per value: parameters go
+in as they are (strings, numbers; None as JavaScript null, which the runtime binds as NULL),
+and a statement's rows come back as one JSON text (`JSON.stringify` of the cursor's array,
+parsed by Python's json), not as a proxy per row and column converted one by one, which is
+what the SDK's wrapper does and what made reading a long history cost more than the SQL.
+Cursors are consumed at once (`toArray`), before any other await can run. The callable
 given to `transactionSync` is a once-callable: freed after its one call, not leaked.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Sequence
 from typing import Any, TypeVar
 
@@ -20,15 +26,25 @@ STORAGE_FULL = ("SQLITE_FULL", "database or disk is full")
 
 
 try:
-    from pyodide.ffi import create_once_callable
-except ImportError:  # CPython: a test double of the storage takes the callable as it is
+    from js import JSON
+    from pyodide.ffi import create_once_callable, jsnull
+
+    def _rows(cursor: Any) -> list[Row]:
+        return json.loads(JSON.stringify(cursor.toArray()))
+
+    def _param(value: SqlValue) -> Any:
+        return jsnull if value is None else value
+
+except ImportError:  # CPython: a test double of the storage, which speaks Python
 
     def create_once_callable(fn: Callable[[], None]) -> Any:  # type: ignore[misc]
         return fn
 
+    def _rows(cursor: Any) -> list[Row]:
+        return [dict(row) for row in cursor.toArray()]
 
-def _row(row: Any) -> Row:
-    return row if isinstance(row, dict) else row.to_py()
+    def _param(value: SqlValue) -> Any:
+        return value
 
 
 class DurableObjectSql:
@@ -38,7 +54,7 @@ class DurableObjectSql:
 
     def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Row]:
         try:
-            rows = self._sql.exec(sql, *params).toArray()
+            rows = _rows(self._sql.exec(sql, *map(_param, params)))
         except Exception as exc:
             text = str(exc)
             if "constraint failed" in text.lower():
@@ -46,7 +62,7 @@ class DurableObjectSql:
             if any(sign in text for sign in STORAGE_FULL):
                 raise InsufficientStorage(f"the Durable Object's storage is full: {text}") from exc
             raise
-        return [_row(r) for r in rows]
+        return rows
 
     def transaction(self, fn: Callable[[], T]) -> T:
         """`transactionSync`, re-raising the Python exception that rolled it back.

@@ -4,7 +4,9 @@ RPC arguments may arrive as JS proxies: objects, arrays, and `null` as Pyodide's
 (which is not None, and fails every "is it None?" check). `to_python` converts them with the
 SDK's own converter, which leaves values that are already Python alone.
 Exceptions lose their type crossing RPC, so results travel as {"ok": ...} and engine errors
-as {"error": {...}}, which the caller turns back into the same typed exception.
+as {"error": {...}}, which the caller turns back into the same typed exception. Between the
+gateway and a Durable Object that envelope travels as JSON text (`envelope`, `unwrap`): one
+string crosses instead of every value of a result converted to JavaScript and back.
 Background work handed to JavaScript (`waitUntil`) must outlive the call that started it, so
 it crosses as an owned proxy, not a borrowed one (see `wait_until`).
 """
@@ -12,6 +14,7 @@ it crosses as an owned proxy, not a borrowed one (see `wait_until`).
 from __future__ import annotations
 
 import asyncio
+import json
 from collections.abc import Coroutine
 from typing import Any
 
@@ -25,9 +28,15 @@ def to_python(value: Any) -> Any:
     return python_from_rpc(value)
 
 
+def envelope(result: Any = None, error: SessionError | None = None) -> str:
+    """The Durable Object's side: its answer to an RPC call, as JSON text."""
+    body = {"error": error.to_dict()} if error is not None else {"ok": result}
+    return json.dumps(body, ensure_ascii=False, separators=(",", ":"))
+
+
 def unwrap(answer: Any) -> Any:
     """The gateway's side: the result, or the engine error the DO answered with."""
-    answer = to_python(answer)
+    answer = json.loads(to_python(answer))
     if "error" in answer:
         raise SessionError.from_dict(answer["error"])
     return answer["ok"]

@@ -15,12 +15,12 @@ from __future__ import annotations
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from workers import DurableObject
+from workers import DurableObject, python_to_rpc
 
 from ..adapters.d1 import D1Mirror
 from ..adapters.durable_object import DurableObjectSql
 from ..adapters.r2 import R2Archive
-from ..adapters.rpc import to_python, wait_until
+from ..adapters.rpc import envelope, to_python, wait_until
 from ..engine import SessionError, SessionKey
 from ..engine.keys import now_ms
 from ..engine.lifecycle import Lifecycle
@@ -39,7 +39,7 @@ class SessionObject(DurableObject):
         )
         bucket = getattr(env, "ARCHIVE", None)
         self.host = SessionHost(
-            DurableObjectSql(ctx.storage),
+            DurableObjectSql(python_to_rpc(ctx.storage)),  # the runtime's own object
             D1Mirror(env.DB),
             self._after_write,
             now_ms,
@@ -81,8 +81,8 @@ class SessionObject(DurableObject):
             values = operation.bind(tuple(to_python(a) for a in args))
             result = await self.host.call(operation.name, key, values)
         except SessionError as exc:
-            return {"error": exc.to_dict()}
-        return {"ok": result}
+            return envelope(error=exc)
+        return envelope(result)
 
 
 def _rpc_method(operation: Operation) -> Callable[..., Awaitable[Any]]:

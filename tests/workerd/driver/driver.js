@@ -1,6 +1,7 @@
 // What the tests can ask of the Workers under test, as another Worker would ask it:
 //   POST /rpc/<binding>/<method>   body: [args...]  → env[binding][method](...args)
 //   POST /do/<object name>/<method> body: [args...] → env.SESSIONS.getByName(name)[method](...)
+//                                   (parsed: a Durable Object answers JSON text)
 //   POST /d1                       body: {sql, params} → env.DB.prepare(sql).bind(...).all()
 //   GET  /r2/<key>                 → the object's bytes (404 if absent)
 //   ANY  /fetch/<binding>/<path>   → env[binding].fetch(<path>) with the same method and body
@@ -25,9 +26,10 @@ export default {
       return settle(() => env[binding][method](...args));
     }
     if (kind === "do") {
+      // A Durable Object answers its RPC calls as JSON text (adapters/rpc.py: envelope).
       const [name, method] = rest.map(decodeURIComponent);
       const args = await request.json();
-      return settle(() => env.SESSIONS.getByName(name)[method](...args));
+      return settle(async () => JSON.parse(await env.SESSIONS.getByName(name)[method](...args)));
     }
     if (kind === "d1") {
       const { sql, params = [] } = await request.json();
