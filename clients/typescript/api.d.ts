@@ -490,6 +490,18 @@ export interface components {
              * @description Pass as after_seq (order=asc) or before_seq (order=desc) for the next page.
              */
             next_cursor: number | null;
+            /**
+             * Version
+             * @description The session's version when the page was read.
+             */
+            version: number;
+            /**
+             * Entry Count
+             * @description How many entries the session holds. A reader that keeps the entries up to a seq and reads on from there knows from it whether any it kept was removed meanwhile: seqs are never reused, so kept + new = entry_count unless some were.
+             */
+            entry_count: number;
+            /** Last Seq */
+            last_seq: number;
         };
         /** ErrorBody */
         ErrorBody: {

@@ -219,6 +219,13 @@ class EntryPage(BaseModel):
     next_cursor: int | None = Field(
         description="Pass as after_seq (order=asc) or before_seq (order=desc) for the next page."
     )
+    version: int = Field(description="The session's version when the page was read.")
+    entry_count: int = Field(
+        description="How many entries the session holds. A reader that keeps the entries up to "
+        "a seq and reads on from there knows from it whether any it kept was removed meanwhile: "
+        "seqs are never reused, so kept + new = entry_count unless some were."
+    )
+    last_seq: int
 
 
 class MirrorStatus(BaseModel):

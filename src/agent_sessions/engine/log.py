@@ -130,11 +130,17 @@ class Log(Fencing):
                     f"types must be a list of {sorted(ENTRY_TYPES)}", {"field": "types"}
                 )
             type_filter = json.dumps(list(types))
-        self._require(key)
+        session = self._require(key, q.SELECT_HEAD)
         statement = q.SELECT_ENTRIES_ASC if order == "asc" else q.SELECT_ENTRIES_DESC
         params = (*key.params, after, before, before, type_filter, type_filter, size + 1)
         rows = self._sql.execute(statement, params)
-        return {"entries": [entry(r) for r in rows[:size]], "has_more": len(rows) > size}
+        return {
+            "entries": [entry(r) for r in rows[:size]],
+            "has_more": len(rows) > size,
+            "version": session["version"],
+            "entry_count": session["entry_count"],
+            "last_seq": session["last_seq"],
+        }
 
     def find_entry(self, key: SessionKey, entry_id: Any) -> dict[str, Any]:
         check_id(entry_id, "entry_id")

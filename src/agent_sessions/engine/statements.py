@@ -22,10 +22,11 @@ ENTRY_READ_COLUMNS = tuple(c for c in ENTRY_COLUMNS if c not in ("tenant_id", "s
 
 SELECT_SESSION = f"SELECT {', '.join(SUMMARY_COLUMNS)} FROM sessions WHERE {SESSION_KEY}"
 SELECT_HEAD = (
-    "SELECT version, updated_at, last_seq, leaf_id, compacted_through_seq FROM sessions "
-    f"WHERE {SESSION_KEY}"
+    "SELECT version, updated_at, last_seq, leaf_id, compacted_through_seq, entry_count "
+    f"FROM sessions WHERE {SESSION_KEY}"
 )
-"""What an append needs of the session row: fewer columns to read and convert per turn."""
+"""What an append and a read of entries need of the session row: fewer columns to read and
+convert per turn."""
 SELECT_DATA = f"SELECT id, data, updated_at, version FROM sessions WHERE {SESSION_KEY}"
 INSERT_SESSION = (
     f"INSERT INTO sessions ({', '.join(SESSION_COLUMNS)}) "

@@ -63,6 +63,8 @@ class AgentSessionsSession:
         self._fields = {"user_id": user_id, "agent_name": agent_name}
         self._missing = False
         """A read found no session: the next write creates it at once."""
+        self._kept: list[Stored] = []
+        """The session's entries as this object last read them, in seq order (_all_items)."""
         self._closed = False
 
     async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
@@ -81,7 +83,7 @@ class AgentSessionsSession:
                     break
             return latest[::-1]
         except NotFound:
-            self._missing = True
+            self._missing, self._kept = True, []
             return []
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
@@ -179,19 +181,39 @@ class AgentSessionsSession:
             raise
 
     async def _all_items(self) -> list[Any]:
-        stored: list[Stored] = []
-        after = 0
+        """Every item, from the entries this object read before plus the ones after them: a
+        turn reads what is new, not the whole history again (measured in bench/runtime)."""
+        if not (self._kept and await self._read_on()):
+            self._kept = []
+            await self._read_on()
+        visibility = Visibility()
+        counted = [s for s in reversed(self._kept) if visibility.counts(s)]
+        return [s.item for s in reversed(counted)]
+
+    async def _read_on(self) -> bool:
+        """Read on from the last entry kept, the first entry read again as a check: it must be
+        the one kept (same seq and id: not pruned, not replaced, not a re-created session),
+        and nothing kept may have gone (seqs are never reused, so kept + new = entry_count).
+        False, and nothing kept changed, when the check fails."""
+        last = self._kept[-1].entry if self._kept else None
+        after = last.seq - 1 if last is not None else 0
+        fresh: list[Stored] = []
         while True:
             page = await self._client.read_entries(
                 self.session_id, after_seq=after, limit=MAX_PAGE_SIZE
             )
-            stored += [read(entry) for entry in page.entries]
+            fresh += [read(entry) for entry in page.entries]
             if not page.has_more:
                 break
             after = page.entries[-1].seq
-        visibility = Visibility()
-        counted = [s for s in reversed(stored) if visibility.counts(s)]
-        return [s.item for s in reversed(counted)]
+        if last is not None:
+            if not fresh or (fresh[0].entry.seq, fresh[0].entry.id) != (last.seq, last.id):
+                return False
+            fresh = fresh[1:]
+        if len(self._kept) + len(fresh) != page.entry_count:
+            return False
+        self._kept += fresh
+        return True
 
     async def _newest_first(self, page_size: int) -> AsyncIterator[Stored]:
         """Every entry, newest first, in pages that double from `page_size`."""
