@@ -455,3 +455,73 @@ def test_encrypted_pop_with_the_wrong_key_removes_nothing(server: Server, tmp_pa
         ]
     assert outcome["ours"] == outcome["reference"]
     assert outcome["ours"][0] == ITEMS
+
+
+# -- reads that are O(new) ---------------------------------------------------------------------
+
+
+class Reading(Recording):
+    """Recording the entries each read brings back, too."""
+
+    def __init__(self, base: str) -> None:
+        super().__init__(base)
+        self.read: list[int] = []
+
+    async def _send(self, call: Call, model: Any) -> Any:
+        answer = await super()._send(call, model)
+        if call.path.endswith("/entries") and call.method == "GET":
+            self.read.append(len(answer.entries))
+        return answer
+
+
+def test_a_turn_reads_only_what_is_new_even_with_a_session_built_per_request(
+    server: Server,
+) -> None:
+    """The SDK reads the whole history at every Runner.run; the adapter keeps what it read
+    (kept.py) and reads on from there: the last entry it kept again, then the new ones."""
+    first = AgentSessionsSession("grows", Reading(server.base), agent_name="triage")
+    asyncio.run(first.add_items([message(f"m{i}") for i in range(300)]))
+    assert len(asyncio.run(first.get_items())) == 300
+    for turn in range(3):
+        client = Reading(server.base)
+        later = AgentSessionsSession("grows", client, agent_name="triage")
+        asyncio.run(later.add_items([message(f"turn {turn}"), message("ok", "assistant")]))
+        items = asyncio.run(later.get_items())
+        assert len(items) == 302 + 2 * turn
+        assert items[-2:] == [message(f"turn {turn}"), message("ok", "assistant")]
+        assert client.read == [3], "the entry kept last, then the two new ones"
+
+
+@pytest.mark.parametrize("change", ["pop", "prune", "replace", "recreate"])
+def test_what_another_client_removed_is_never_served_from_what_was_kept(
+    server: Server, tmp_path: Path, change: str
+) -> None:
+    """Kept entries are checked at every read: a removal or a re-created session makes the
+    adapter read the whole history again, and it answers as SQLiteSession would."""
+    session_id = f"kept-{change}"
+    mine = ours(server, session_id)
+    theirs = AsyncClient(server.base, TOKEN)
+    reference = SQLiteSession(session_id, str(tmp_path / "reference.sqlite"))
+    start = [message(f"m{i}") for i in range(6)]
+    for store in (mine, reference):
+        asyncio.run(store.add_items(start))
+        assert len(asyncio.run(store.get_items())) == 6
+    if change == "pop":
+        asyncio.run(ours(server, session_id).pop_item())
+        asyncio.run(reference.pop_item())
+    elif change == "prune":
+        asyncio.run(theirs.prune(session_id, 3))
+        asyncio.run(reference.clear_session())
+        asyncio.run(reference.add_items(start[2:]))
+    elif change == "replace":
+        other = {"type": "message", "role": "user", "content": "not an item"}
+        asyncio.run(theirs.replace_history(session_id, 6, [other]))
+        asyncio.run(reference.pop_item())
+    else:
+        asyncio.run(theirs.delete_session(session_id))
+        again = ours(server, session_id)
+        asyncio.run(again.add_items([message("new life")]))
+        asyncio.run(reference.clear_session())
+        asyncio.run(reference.add_items([message("new life")]))
+    got = asyncio.run(ours(server, session_id).get_items())
+    assert got == asyncio.run(reference.get_items()), change

@@ -19,6 +19,7 @@ from .._entries import resend
 from .._steps import Written, append_or_create, run_async
 from .batches import split
 from .items import Stored, Visibility, commit_entry, read, to_entry
+from .kept import KEPT, key_of
 
 ATTEMPTS = 5
 """Tries of a write guarded by the session's version before a VersionConflict is raised."""
@@ -36,6 +37,9 @@ class AgentSessionsSession:
       and `pop_item` keeps them.
     - The session is created by the first write that finds it missing, with that write's
       entries, so building this object per request costs no extra request.
+    - Reads are O(new): the entries read are kept in this process (kept.py), also across
+      session objects, and a read asks only for what came after them, checking that nothing
+      kept was removed or replaced meanwhile (if it was, it reads the whole history again).
     - `pop_item` is `SQLiteSession.pop_item` itself, over a pop that can check the item before
       removing it; that is how the SDK's `EncryptedSession` authenticates a pop on its own store,
       and it does so here: with the wrong key the pop raises `InvalidToken` and removes nothing.
@@ -63,8 +67,6 @@ class AgentSessionsSession:
         self._fields = {"user_id": user_id, "agent_name": agent_name}
         self._missing = False
         """A read found no session: the next write creates it at once."""
-        self._kept: list[Stored] = []
-        """The session's entries as this object last read them, in seq order (_all_items)."""
         self._closed = False
 
     async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
@@ -83,7 +85,8 @@ class AgentSessionsSession:
                     break
             return latest[::-1]
         except NotFound:
-            self._missing, self._kept = True, []
+            self._missing = True
+            KEPT.drop(key_of(self._client, self.session_id))
             return []
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
@@ -181,21 +184,23 @@ class AgentSessionsSession:
             raise
 
     async def _all_items(self) -> list[Any]:
-        """Every item, from the entries this object read before plus the ones after them: a
-        turn reads what is new, not the whole history again (measured in bench/runtime)."""
-        if not (self._kept and await self._read_on()):
-            self._kept = []
-            await self._read_on()
+        """Every item, from the entries read before (by this object or an earlier one: see
+        kept.py) plus the ones after them: a turn reads what is new, not the whole history."""
+        key = key_of(self._client, self.session_id)
+        stored = await self._read_on(KEPT.get(key))
+        if stored is None:
+            stored = await self._read_on([])
+        KEPT.put(key, stored)
         visibility = Visibility()
-        counted = [s for s in reversed(self._kept) if visibility.counts(s)]
+        counted = [s for s in reversed(stored) if visibility.counts(s)]
         return [s.item for s in reversed(counted)]
 
-    async def _read_on(self) -> bool:
-        """Read on from the last entry kept, the first entry read again as a check: it must be
-        the one kept (same seq and id: not pruned, not replaced, not a re-created session),
-        and nothing kept may have gone (seqs are never reused, so kept + new = entry_count).
-        False, and nothing kept changed, when the check fails."""
-        last = self._kept[-1].entry if self._kept else None
+    async def _read_on(self, kept: list[Stored]) -> list[Stored] | None:
+        """`kept` and the entries after it, the first entry read again as a check: it must be
+        the one kept last (same seq and id: not pruned, not replaced, not a re-created
+        session), and nothing kept may have gone (seqs are never reused, so kept + new =
+        entry_count). None when the check fails."""
+        last = kept[-1].entry if kept else None
         after = last.seq - 1 if last is not None else 0
         fresh: list[Stored] = []
         while True:
@@ -208,12 +213,11 @@ class AgentSessionsSession:
             after = page.entries[-1].seq
         if last is not None:
             if not fresh or (fresh[0].entry.seq, fresh[0].entry.id) != (last.seq, last.id):
-                return False
+                return None
             fresh = fresh[1:]
-        if len(self._kept) + len(fresh) != page.entry_count:
-            return False
-        self._kept += fresh
-        return True
+        if len(kept) + len(fresh) != page.entry_count:
+            return None
+        return [*kept, *fresh]
 
     async def _newest_first(self, page_size: int) -> AsyncIterator[Stored]:
         """Every entry, newest first, in pages that double from `page_size`."""
