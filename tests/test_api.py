@@ -67,6 +67,10 @@ def test_each_route_answers_with_its_status(client: TestClient) -> None:
     for method, route, body in ok:
         answer = client.request(method, route, json=body)
         assert answer.status_code == 200, (method, route, answer.text)
+    writer = {"writer_id": "agent-1", "epoch": 1, "seq": 0}
+    for _ in range(2):  # a retry of a fenced append is answered as the append was
+        fenced_append = {"entries": [{"type": "message", "id": "w1"}], "writer": writer}
+        assert client.post("/v1/sessions/s1/entries", json=fenced_append).status_code == 201
     assert client.post("/v1/sessions/s1/mirror/resync").status_code == 202
     assert client.post("/v1/sessions/s1/fork", json={"id": "s2"}).status_code == 201
     stale = {"writer_id": "agent-0", "epoch": 0, "seq": 0}

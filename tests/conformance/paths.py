@@ -59,7 +59,7 @@ RPC_CAPABILITIES = frozenset({Capability.FORK, Capability.MIRROR, Capability.LOO
 
 
 def new_id(prefix: str = "c") -> str:
-    """A session id no other test uses: paths over a server share it with a whole module."""
+    """A session id no other test uses: a server serves the whole suite (a stack, the tier)."""
     return f"{prefix}-{uuid.uuid4().hex[:12]}"
 
 
@@ -70,9 +70,6 @@ class Path:
     name: str
     capabilities: frozenset[Capability]
     tenant: str
-
-    def has(self, capability: Capability) -> bool:
-        return capability in self.capabilities
 
     def call(self, name: str, session_id: str, *args: Any, **named: Any) -> Any:
         operation = OPERATIONS[name]

@@ -109,7 +109,8 @@ class TestUpdate:
         assert (updated["title"], updated["metadata"], updated["user_id"]) == ("b", {"y": 2}, "u")
         assert updated["version"] == 2
         assert path.get_session(sid) == updated
-        untouched = path.update_session(sid, {"title": "c"})
+        untouched = path.update_session(sid, {"title": "c", "status": "completed"})
+        assert (untouched["title"], untouched["status"]) == ("c", "completed")
         assert untouched["metadata"] == {"y": 2}, "fields not given keep their values"
         assert path.update_session(sid, {"title": None})["title"] is None, "None clears"
 
