@@ -41,6 +41,14 @@ def run_tool(
     return result.stdout
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "requires(*capabilities): skipped on the conformance paths that lack one "
+        "(tests/conformance/paths.py)",
+    )
+
+
 class Clock:
     """A settable clock: tests decide what time it is."""
 
@@ -119,6 +127,14 @@ def engine(backend: Backend, clock: Clock) -> SessionEngine:
 @pytest.fixture
 def key() -> SessionKey:
     return SessionKey("acme", "sess-1")
+
+
+@pytest.fixture
+def sid() -> str:
+    """A session id no other test uses (the conformance suite's servers are shared)."""
+    from .conformance.paths import new_id  # noqa: PLC0415
+
+    return new_id()
 
 
 @pytest.fixture(scope="module")

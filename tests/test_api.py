@@ -34,30 +34,59 @@ def error_of(response: Any, status: int, code: str) -> dict[str, Any]:
     return body["error"]
 
 
-def test_round_trip_create_append_read(client: TestClient) -> None:
+def test_each_route_answers_with_its_status(client: TestClient) -> None:
+    """The status of every per-session route, and the error shape of refusals on a few; what
+    each operation answers is the conformance suite's (tests/conformance/), on every path."""
     created = client.post("/v1/sessions", json={"id": "s1", "user_id": "u1", "title": "Hi"})
     assert created.status_code == 201
     assert created.json()["id"] == "s1"
-    appended = client.post(
-        "/v1/sessions/s1/entries",
-        json={
-            "entries": [
-                {"type": "message", "role": "user", "content": "hello"},
-                {"type": "tool_call", "payload": {"name": "search", "args": {"q": "x"}}},
-                {"type": "message", "role": "assistant", "content": "hi", "output_tokens": 3},
-            ]
-        },
-    )
+    turn = [
+        {"type": "message", "id": "m1", "role": "user", "content": "hello"},
+        {"type": "tool_call", "payload": {"name": "search", "args": {"q": "x"}}},
+        {"type": "message", "role": "assistant", "content": "hi", "output_tokens": 3},
+    ]
+    appended = client.post("/v1/sessions/s1/entries", json={"entries": turn})
     assert appended.status_code == 201, appended.text
-    assert [e["seq"] for e in appended.json()["entries"]] == [1, 2, 3]
-    page = client.get("/v1/sessions/s1/entries").json()
-    assert [e["content"] for e in page["entries"]] == ["hello", None, "hi"]
-    assert page["entries"][1]["payload"] == {"name": "search", "args": {"q": "x"}}
-    assert page["has_more"] is False
-    assert page["next_cursor"] is None
-    session = client.get("/v1/sessions/s1").json()
-    assert (session["entry_count"], session["message_count"], session["last_seq"]) == (3, 2, 3)
-    assert session["output_tokens"] == 3
+    page = client.get("/v1/sessions/s1/entries")
+    assert page.status_code == 200
+    assert (page.json()["has_more"], page.json()["next_cursor"]) == (False, None)
+    ok = [
+        ("GET", "/v1/sessions/s1", None),
+        ("PATCH", "/v1/sessions/s1", {"title": "new"}),
+        ("PUT", "/v1/sessions/s1/data", {"data": {"k": [1, 2.5, None]}}),
+        ("GET", "/v1/sessions/s1/data", None),
+        ("PUT", "/v1/sessions/s1/leaf", {"entry_id": "m1"}),
+        ("GET", "/v1/sessions/s1/context", None),
+        ("GET", "/v1/sessions/s1/writer", None),
+        ("POST", "/v1/sessions/s1/writer", {"writer_id": "agent-1"}),
+        ("POST", "/v1/sessions/s1/prune", {"before_seq": 1}),
+        ("POST", "/v1/sessions/s1/replace", {"from_seq": 4, "entries": []}),
+        ("GET", "/v1/sessions/s1/mirror", None),
+        ("POST", "/v1/sessions/s1/mirror/verify", None),
+    ]
+    for method, route, body in ok:
+        answer = client.request(method, route, json=body)
+        assert answer.status_code == 200, (method, route, answer.text)
+    writer = {"writer_id": "agent-1", "epoch": 1, "seq": 0}
+    for _ in range(2):  # a retry of a fenced append is answered as the append was
+        fenced_append = {"entries": [{"type": "message", "id": "w1"}], "writer": writer}
+        assert client.post("/v1/sessions/s1/entries", json=fenced_append).status_code == 201
+    assert client.post("/v1/sessions/s1/mirror/resync").status_code == 202
+    assert client.post("/v1/sessions/s1/fork", json={"id": "s2"}).status_code == 201
+    stale = {"writer_id": "agent-0", "epoch": 0, "seq": 0}
+    fenced = client.post("/v1/sessions/s1/entries", json={"entries": turn[:1], "writer": stale})
+    assert error_of(fenced, 409, "fenced")["details"]["reason"] == "stale_epoch"
+    error_of(client.post("/v1/sessions/s1/prune", json={"before_seq": 100}), 422, "invalid")
+    error_of(client.put("/v1/sessions/s1/leaf", json={"entry_id": "zz"}), 422, "invalid")
+    for changes in ({"status": "sleeping"}, {"colour": "red"}):
+        error_of(client.patch("/v1/sessions/s1", json=changes), 422, "invalid")
+    stale_version = {"title": "x", "expected_version": 1}
+    error_of(client.patch("/v1/sessions/s1", json=stale_version), 409, "version_conflict")
+    error_of(client.patch("/v1/sessions/nope", json={"title": "x"}), 404, "not_found")
+    deleted = client.delete("/v1/sessions/s1")
+    assert (deleted.status_code, deleted.json()["deleted"]) == (200, True)
+    error_of(client.get("/v1/sessions/s1"), 404, "not_found")
+    error_of(client.delete("/v1/sessions/s1"), 404, "not_found")
 
 
 def test_generated_id(client: TestClient) -> None:
@@ -87,27 +116,6 @@ def test_pages_with_cursor_types_and_order(client: TestClient) -> None:
     assert page["next_cursor"] == 4
 
 
-def test_flue_style_blob_store(client: TestClient) -> None:
-    """A single-blob store (Flue's id, data, updated_at) needs only these two calls."""
-    client.post("/v1/sessions", json={"id": "flue-1"})
-    blob = {"messages": [{"role": "user", "content": "hi"}], "nested": {"list": [1, 2.5, None]}}
-    saved = client.put("/v1/sessions/flue-1/data", json={"data": blob})
-    assert saved.status_code == 200, saved.text
-    loaded = client.get("/v1/sessions/flue-1/data").json()
-    assert loaded["data"] == blob
-    assert loaded["updated_at"] == saved.json()["updated_at"]
-    assert loaded["id"] == "flue-1"
-
-
-def test_delete(client: TestClient) -> None:
-    client.post("/v1/sessions", json={"id": "d"})
-    deleted = client.delete("/v1/sessions/d")
-    assert deleted.status_code == 200
-    assert deleted.json()["deleted"] is True
-    error_of(client.get("/v1/sessions/d"), 404, "not_found")
-    error_of(client.delete("/v1/sessions/d"), 404, "not_found")
-
-
 @pytest.mark.parametrize(
     ("method", "path", "body"),
     [
@@ -129,7 +137,6 @@ def test_creating_an_existing_id_is_409(client: TestClient) -> None:
     error_of(
         client.post("/v1/sessions", json={"id": "dup", "title": "second"}), 409, "already_exists"
     )
-    assert client.get("/v1/sessions/dup").json()["title"] == "first"
 
 
 def test_malformed_json_is_400(client: TestClient) -> None:
@@ -280,26 +287,6 @@ def test_a_deleted_session_leaves_d1(client: TestClient, tmp_path: Path) -> None
     assert d1.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
 
 
-def test_update_session(client: TestClient) -> None:
-    client.post("/v1/sessions", json={"id": "u", "title": "old", "metadata": {"a": 1}})
-    updated = client.patch("/v1/sessions/u", json={"title": "new", "status": "completed"})
-    assert updated.status_code == 200, updated.text
-    assert (updated.json()["title"], updated.json()["status"]) == ("new", "completed")
-    assert updated.json()["metadata"] == {"a": 1}, "fields not sent stay"
-    cleared = client.patch("/v1/sessions/u", json={"title": None}).json()
-    assert cleared["title"] is None
-    error_of(client.patch("/v1/sessions/u", json={"status": "abandoned"}), 422, "invalid")
-    error_of(client.patch("/v1/sessions/u", json={"status": "sleeping"}), 422, "invalid")
-    error_of(client.patch("/v1/sessions/u", json={"colour": "red"}), 422, "invalid")
-    error_of(
-        client.patch("/v1/sessions/u", json={"title": "x", "expected_version": 1}),
-        409,
-        "version_conflict",
-    )
-    error_of(client.patch("/v1/sessions/nope", json={"title": "x"}), 404, "not_found")
-    assert client.get("/v1/sessions/u").json()["version"] == 3
-
-
 def test_list_sessions_filters_and_pages(client: TestClient) -> None:
     for i in range(7):
         body = {"id": f"l{i}", "user_id": f"u{i % 2}", "agent_name": "bot" if i < 5 else "other"}
@@ -382,49 +369,24 @@ def test_bad_imports_are_refused_and_write_nothing(
     error_of(client.get("/v1/sessions/imp"), 404, "not_found")
 
 
-def test_rewind_compact_prune_and_d1_follows(client: TestClient, tmp_path: Path) -> None:
+def test_a_rewind_compaction_and_prune_reach_the_local_d1_file(
+    client: TestClient, tmp_path: Path
+) -> None:
+    """What the context is after these is tests/conformance/test_branches.py; here, D1's rows."""
     client.post("/v1/sessions", json={"id": "b"})
     turn = [{"type": "message", "id": f"m{i}", "content": str(i)} for i in range(1, 7)]
     client.post("/v1/sessions/b/entries", json={"entries": turn})
-    moved = client.put("/v1/sessions/b/leaf", json={"entry_id": "m4"})
-    assert moved.json()["leaf_id"] == "m4"
+    client.put("/v1/sessions/b/leaf", json={"entry_id": "m4"})
     summary = {"type": "compaction", "content": "m1..m2", "payload": {"first_kept_seq": 3}}
     client.post(
         "/v1/sessions/b/entries", json={"entries": [summary, {"type": "message", "id": "n"}]}
     )
-    context = client.get("/v1/sessions/b/context").json()
-    assert [e["id"] for e in context["entries"]][1:] == ["m3", "m4", "n"]
-    assert context["entries"][0]["content"] == "m1..m2"
-    pruned = client.post("/v1/sessions/b/prune", json={"before_seq": 3}).json()
-    assert pruned["pruned"] == 2
-    error_of(client.post("/v1/sessions/b/prune", json={"before_seq": 100}), 422, "invalid")
-    error_of(client.put("/v1/sessions/b/leaf", json={"entry_id": "zz"}), 422, "invalid")
+    client.post("/v1/sessions/b/prune", json={"before_seq": 3})
     mirrored(client, "b")
     assert client.post("/v1/sessions/b/mirror/verify").json()["equal"] is True
     d1 = sqlite3.connect(tmp_path / "d1.sqlite")
     assert d1.execute("SELECT min(seq), count(*) FROM session_entries").fetchone() == (3, 6)
     assert d1.execute("SELECT leaf_id, compacted_through_seq FROM sessions").fetchone() == ("n", 2)
-
-
-def test_fenced_writers_over_http(client: TestClient) -> None:
-    client.post("/v1/sessions", json={"id": "f"})
-    unclaimed = client.get("/v1/sessions/f/writer").json()
-    assert (unclaimed["writer_id"], unclaimed["epoch"], unclaimed["next_seq"]) == (None, 0, 0)
-    claim = client.post("/v1/sessions/f/writer", json={"writer_id": "agent-1"}).json()
-    writer = {"writer_id": "agent-1", "epoch": claim["epoch"], "seq": 0}
-    body = {"entries": [{"type": "message", "content": "hi"}], "writer": writer}
-    first = client.post("/v1/sessions/f/entries", json=body)
-    retry = client.post("/v1/sessions/f/entries", json=body)
-    assert first.status_code == retry.status_code == 201
-    assert retry.json()["replayed"] is True
-    assert retry.json()["entries"] == first.json()["entries"]
-    client.post("/v1/sessions/f/writer", json={"writer_id": "agent-2"})
-    stale = {**body, "writer": {**writer, "seq": 1}}
-    fence = client.get("/v1/sessions/f/writer").json()
-    assert (fence["writer_id"], fence["epoch"], fence["next_seq"]) == ("agent-2", 2, 0)
-    error = error_of(client.post("/v1/sessions/f/entries", json=stale), 409, "fenced")
-    assert error["details"]["reason"] == "stale_epoch"
-    assert client.get("/v1/sessions/f").json()["entry_count"] == 1
 
 
 @pytest.mark.parametrize(

@@ -1,5 +1,5 @@
-// The Pyodide tier: the engine's conformance suite (tests/test_engine.py) in real Pyodide
-// (Python 3.14, the runtime's version) under pytest, on the real DurableObjectSql adapter
+// The Pyodide tier: the conformance suite (tests/conformance/) on its engine path in real
+// Pyodide (Python 3.14, the runtime's version) under pytest: the real DurableObjectSql adapter
 // over the ctx.storage stand-in (storage_stand_in.mjs), reached through the real SDK's
 // DurableObjectContext wrapper. It keeps what it proves better than real workerd: every value
 // conversion cell by cell, and crash injection at every statement inside `transactionSync`.
@@ -43,7 +43,7 @@ os.chdir("/project")
 import pytest
 pytest.main([
     "-q", "-p", "no:cacheprovider", "--junitxml=/project/.pyodide-test-site/engine-junit.xml",
-    "tests/test_engine.py", *${JSON.stringify(pytestArgs)},
+    "tests/conformance", *${JSON.stringify(pytestArgs)},
 ])
 `);
   const report = {

@@ -33,21 +33,23 @@ def error_code(answer: tuple[int, object]) -> tuple[int, str]:
     return status, body["error"]["code"]
 
 
-def test_create_append_read_round_trip(stack: Stack) -> None:
+def test_each_route_answers_with_its_status(stack: Stack) -> None:
+    """The gateway's statuses and its cursor; what the operations answer is the conformance
+    suite's (tests/conformance/, run here by test_conformance.py over HTTP and RPC)."""
     status, made = stack.http("POST", "/v1/sessions", {"id": "web", "user_id": "ada", "title": "T"})
-    assert (status, made["version"]) == (201, 1), made
+    assert status == 201, made
     status, appended = stack.http("POST", "/v1/sessions/web/entries", TURN)
-    assert (status, appended["last_seq"], appended["version"]) == (201, 3, 2), appended
+    assert status == 201, appended
     status, page = stack.http("GET", "/v1/sessions/web/entries?limit=2")
-    assert status == 200
-    assert [e["seq"] for e in page["entries"]] == [1, 2]
-    assert page["entries"][1]["payload"] == {"name": "lookup", "args": {"topic": "refunds"}}
-    assert page["next_cursor"] == 2
-    status, rest = stack.http("GET", "/v1/sessions/web/entries?after_seq=2")
-    assert [e["content"] for e in rest["entries"]] == ["Thirty days."]
-    status, session = stack.http("GET", "/v1/sessions/web")
-    assert (session["entry_count"], session["message_count"], session["last_seq"]) == (3, 2, 3)
-    assert (session["input_tokens"], session["output_tokens"]) == (9, 3)
+    assert (status, page["next_cursor"]) == (200, 2), page
+    first = page["entries"][0]["id"]
+    status, moved = stack.http("PUT", "/v1/sessions/web/leaf", {"entry_id": first})
+    assert status == 200, moved
+    for _ in range(2):  # a repeated fork finishes: 201 again
+        status, child = stack.http("POST", "/v1/sessions/web/fork", {"id": "web-fork", "at_seq": 2})
+        assert status == 201, child
+    status, queued = stack.http("POST", "/v1/sessions/web/mirror/resync")
+    assert status == 202, queued
 
 
 def test_bad_input_is_refused_with_its_code_and_changes_nothing(stack: Stack) -> None:
@@ -123,38 +125,6 @@ def test_export_and_import_round_trip(stack: Stack) -> None:
     assert [(e["id"], e["content"]) for e in imported] == [
         (e["id"], e["content"]) for e in original
     ]
-
-
-def test_fork_copies_into_a_second_durable_object(stack: Stack) -> None:
-    stack.http("POST", "/v1/sessions", {"id": "trunk", "user_id": "ada"})
-    stack.http("POST", "/v1/sessions/trunk/entries", TURN)
-    status, child = stack.http("POST", "/v1/sessions/trunk/fork", {"id": "branch", "at_seq": 2})
-    assert status == 201, child
-    assert (child["parent_id"], child["forked_from_seq"], child["entry_count"]) == ("trunk", 2, 2)
-    trunk = stack.http("GET", "/v1/sessions/trunk/entries")[1]["entries"]
-    branch = stack.http("GET", "/v1/sessions/branch/entries")[1]["entries"]
-    assert [(e["id"], e["seq"]) for e in branch] == [(e["id"], e["seq"]) for e in trunk[:2]]
-    status, again = stack.http("POST", "/v1/sessions/trunk/fork", {"id": "branch", "at_seq": 2})
-    assert (status, again["entry_count"]) == (201, 2), "a repeated fork finishes, never doubles"
-    stack.http("POST", "/v1/sessions/branch/entries", {"entries": [{"type": "message"}]})
-    assert stack.http("GET", "/v1/sessions/trunk")[1]["entry_count"] == 3, "the source is untouched"
-
-
-def test_branches_compaction_and_context(stack: Stack) -> None:
-    stack.http("POST", "/v1/sessions", {"id": "ctx"})
-    stack.http("POST", "/v1/sessions/ctx/entries", TURN)
-    first = stack.http("GET", "/v1/sessions/ctx/entries")[1]["entries"][0]["id"]
-    status, moved = stack.http("PUT", "/v1/sessions/ctx/leaf", {"entry_id": first})
-    assert (status, moved["leaf_id"]) == (200, first), moved
-    stack.http(
-        "POST", "/v1/sessions/ctx/entries", {"entries": [{"type": "message", "content": "b"}]}
-    )
-    context = stack.http("GET", "/v1/sessions/ctx/context")[1]["entries"]
-    assert [e["seq"] for e in context] == [1, 4]
-    summary = {"type": "compaction", "content": "summary", "payload": {"first_kept_seq": 4}}
-    stack.http("POST", "/v1/sessions/ctx/entries", {"entries": [summary]})
-    context = stack.http("GET", "/v1/sessions/ctx/context")[1]["entries"]
-    assert [e["content"] for e in context] == ["summary", "b"]
 
 
 def test_console_page_is_served(stack: Stack) -> None:

@@ -86,15 +86,13 @@ def test_typed_errors_cross_rpc_as_data(stack: Stack) -> None:
 
 
 def test_gateway_rpc_for_service_bindings(stack: Stack) -> None:
+    """The gateway's RPC beyond one session's operations (those are the conformance suite's,
+    tests/conformance/ over RPC in test_conformance.py): export and import, listing and
+    search from D1, and refusals of its own arguments."""
     made = stack.rpc("GATEWAY", "create_session", "svc", {"id": "rpc1", "user_id": "eve"})
-    assert made["ok"]["id"] == "rpc1", made
+    assert "ok" in made, made
     entries = [{"type": "message", "content": "via rpc", "input_tokens": 5}]
-    assert stack.rpc("GATEWAY", "append", "svc", "rpc1", entries, None)["ok"]["last_seq"] == 1
-    page = stack.rpc("GATEWAY", "read_entries", "svc", "rpc1", {"limit": 10})["ok"]
-    assert [e["content"] for e in page["entries"]] == ["via rpc"], page
-    assert (
-        stack.rpc("GATEWAY", "update_session", "svc", "rpc1", {"title": "T"})["ok"]["title"] == "T"
-    )
+    stack.rpc("GATEWAY", "append", "svc", "rpc1", entries, None)
     exported = stack.rpc("GATEWAY", "export_session", "svc", "rpc1")["ok"]
     assert stack.rpc("GATEWAY", "import_session", "svc", exported, "rpc2")["ok"]["entry_count"] == 1
 
@@ -107,13 +105,12 @@ def test_gateway_rpc_for_service_bindings(stack: Stack) -> None:
     assert sorted((h["session_id"], h["seq"]) for h in found["hits"]) == [("rpc1", 1), ("rpc2", 1)]
     assert "[via] [rpc]" in found["hits"][0]["snippet"], found
     for method, args in (
-        ("get_session", ("svc", "nope")),
-        ("append", ("svc", "rpc1", [{"role": "x"}], None)),
         ("list_sessions", ("svc", {"limit": 0})),
         ("get_session", ("bad tenant", "rpc1")),
+        ("read_entries", ("svc", "rpc1", "not a query")),
     ):
         code = stack.rpc("GATEWAY", method, *args)["error"]["code"]
-        assert code == ("not_found" if args[1] == "nope" else "invalid"), (method, code)
+        assert code == "invalid", (method, code)
 
 
 def test_python_worker_calls_through_a_service_binding(stack: Stack) -> None:

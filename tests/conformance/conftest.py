@@ -1,0 +1,55 @@
+"""The paths this process runs the suite on: the engine over each SQL adapter
+(conftest.BACKENDS: inside Pyodide, only the Durable Object adapter there), and, outside
+Pyodide, the Python client against `agent-sessions serve`: one server for the suite (each
+start costs about a second), ids unique per test. The Worker's
+paths (HTTP and RPC in real workerd) run the same tests from tests/workerd/test_conformance.py.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path as FilePath
+
+import pytest
+
+from ..conftest import BACKENDS, IN_PYODIDE, Clock
+from .paths import (
+    ENGINE_CAPABILITIES,
+    HTTP_CAPABILITIES,
+    ClientPath,
+    EnginePath,
+    Path,
+    skip_unless_capable,
+)
+
+TOKENS = {"conformance": "conformance-token-0123456789", "elsewhere": "elsewhere-token-0123456789"}
+"""The local server's tenants, each with its token."""
+PATHS = [*BACKENDS, *([] if IN_PYODIDE else ["local-http"])]
+
+
+@pytest.fixture(scope="package")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from ..servers import Server  # noqa: PLC0415 - no subprocesses inside Pyodide
+
+    spec = ",".join(f"{token}={tenant}" for tenant, token in TOKENS.items())
+    env = {**os.environ, "AGENT_SESSIONS_TOKENS": spec}
+    server = Server(tmp_path_factory.mktemp("conformance") / "data", env=env)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(params=PATHS)
+def path(request: pytest.FixtureRequest, tmp_path: FilePath, clock: Clock) -> Iterator[Path]:
+    if request.param == "local-http":
+        skip_unless_capable(request, request.param, HTTP_CAPABILITIES)
+        from agent_sessions.client import Client  # noqa: PLC0415
+
+        base = request.getfixturevalue("local_server").base
+        clients = {tenant: Client(base, token) for tenant, token in TOKENS.items()}
+        yield ClientPath("local-http", clients)
+        return
+    skip_unless_capable(request, request.param, ENGINE_CAPABILITIES)
+    backend = BACKENDS[request.param](tmp_path / "session.sqlite")
+    yield EnginePath(backend, clock)
+    backend.raw.close()
