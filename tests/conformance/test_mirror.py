@@ -7,10 +7,6 @@ from __future__ import annotations
 import time
 from typing import Any
 
-import pytest
-
-from agent_sessions.engine import NotFound
-
 from .paths import Capability, Path, messages, requires
 
 
@@ -31,19 +27,9 @@ def test_a_resync_is_queued_also_for_a_session_that_is_gone(path: Path, sid: str
     assert path.resync_mirror(sid) == {"id": sid, "resync": True, "exists": False}
 
 
-def test_a_resync_of_an_id_never_used(path: Path, sid: str, request: pytest.FixtureRequest) -> None:
+def test_a_resync_of_an_id_never_used(path: Path, sid: str) -> None:
     """The purge is queued whatever the store knows of the id (D1 may hold rows the store never
-    had, e.g. from an earlier deployment's store): the engine and the Durable Object do so."""
-    if path.name == "local-http":
-        request.applymarker(
-            pytest.mark.xfail(
-                strict=True,
-                raises=NotFound,
-                reason="local mode answers 404 for an id it has no session file for, where the "
-                "engine and the Worker queue the purge and answer exists: false "
-                "(local/store.py opens a file only for operations that create)",
-            )
-        )
+    had, e.g. from an earlier deployment's store), on every path."""
     assert path.resync_mirror(sid) == {"id": sid, "resync": True, "exists": False}
 
 

@@ -36,7 +36,8 @@ class Operation:
     """The arguments after the session's key, in the order every layer passes them."""
     kind: Kind
     creates: bool = False
-    """A missing session is what it expects (it makes one), not a reason to look elsewhere."""
+    """It runs on a session the store does not hold, which it makes (or, for a resync, whose
+    leftover D1 rows it purges): a missing session is no reason to look elsewhere."""
     keeps_archived: bool = False
     """A write that leaves an archived session archived (all other writes reactivate it)."""
     internal: bool = False
@@ -84,6 +85,6 @@ _DECLARED = (
     Operation("adopt_entries", ("origin", "entries"), Kind.WRITE, creates=True, internal=True),
     Operation("mirror_status", (), Kind.MIRROR),
     Operation("verify_mirror", (), Kind.MIRROR),
-    Operation("resync_mirror", (), Kind.WRITE, keeps_archived=True),
+    Operation("resync_mirror", (), Kind.WRITE, creates=True, keeps_archived=True),
 )
 OPERATIONS: dict[str, Operation] = {op.name: op for op in _DECLARED}
