@@ -5,11 +5,28 @@ every mirrored row inside one D1 statement, so a write that the DO accepts can a
 """
 
 MAX_ID_LENGTH = 128
-MAX_ENTRY_BYTES = 256 * 1024
-"""Content plus payload of one entry, UTF-8 encoded."""
+INLINE_ENTRY_BYTES = 256 * 1024
+"""Content plus payload of one entry (UTF-8) that its row holds whole. A larger entry keeps
+its content or payload (each one over half of this) in the blob store, and the row a prefix
+and the object's reference, size and digest (engine/large.py); without a blob store this is
+the largest entry there is."""
+MAX_ENTRY_BYTES = 12 * 1024 * 1024
+"""Content plus payload of one entry, UTF-8 encoded, with a blob store. A Python Worker has
+128 MB: an 8 MiB entry costs about 60 MB at its peak in workerd (README, Limits)."""
 MAX_ENTRIES_PER_APPEND = 500
-MAX_APPEND_BYTES = 4 * 1024 * 1024
-"""All entries of one append together."""
+MAX_APPEND_BYTES = 16 * 1024 * 1024
+"""All entries of one append together (a request body of a little more; one RPC message to
+the Durable Object, far below the runtime's 32 MiB)."""
+PREFIX_CHARS = 4096
+"""The characters of a large content that its row keeps: what D1's search indexes, and
+what a read with large="prefix" answers."""
+MAX_READ_BLOB_BYTES = 16 * 1024 * 1024
+"""The large parts one read answers with at most: a page of entries ends before the entry
+that would pass it (it holds one entry at least), and a context or export part past it is
+refused (read large="prefix" instead)."""
+BLOB_STALE_MS = 15 * 60 * 1000
+"""A blob still pending this long after its write began belongs to a write that crashed
+between its put and its commit: the alarm deletes it."""
 MAX_DATA_BYTES = 1024 * 1024
 """The opaque `data` blob of a session."""
 MAX_METADATA_BYTES = 16 * 1024

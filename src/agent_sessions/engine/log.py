@@ -12,7 +12,8 @@ from .batches import prepare_batch
 from .errors import DuplicateEntry, InvalidInput, NotFound, VersionConflict
 from .fence import Fencing, batch_digest, writer_claim
 from .keys import SessionKey
-from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from .large import blob_bytes, check_mode, same_blob
+from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_READ_BLOB_BYTES
 from .ports import IntegrityViolation
 from .rows import entry
 from .rules import ENTRY_TYPES, ORDERS, check_version
@@ -83,6 +84,7 @@ class Log(Fencing):
             if e["id"] in rows
             and (
                 any(rows[e["id"]][f] != e[f] for f in _COMPARED)
+                or not same_blob(rows[e["id"]]["blob"], e["blob"])
                 or (e["parent_id"] is not None and rows[e["id"]]["parent_id"] != e["parent_id"])
             )
         )
@@ -111,11 +113,15 @@ class Log(Fencing):
         types: Sequence[str] | None = None,
         limit: Any = DEFAULT_PAGE_SIZE,
         order: str = "asc",
+        large: Any = None,
     ) -> dict[str, Any]:
         """Entries with after_seq < seq < before_seq, filtered by type, in seq order.
 
-        `has_more` says whether another page exists in the same direction.
+        `has_more` says whether another page exists in the same direction. `large` says how
+        the host answers large entries (engine/large.py); read whole, a page ends before the
+        entry whose large part would take it past MAX_READ_BLOB_BYTES (it holds one at least).
         """
+        whole = check_mode(large) == "whole"
         after = check_count(after_seq, "after_seq")
         before = check_optional_int(before_seq, "before_seq")
         size = check_count(limit, "limit")
@@ -133,10 +139,16 @@ class Log(Fencing):
         session = self._require(key, q.SELECT_HEAD)
         statement = q.SELECT_ENTRIES_ASC if order == "asc" else q.SELECT_ENTRIES_DESC
         params = (*key.params, after, before, before, type_filter, type_filter, size + 1)
-        rows = self._sql.execute(statement, params)
+        found = [entry(r) for r in self._sql.execute(statement, params)]
+        page, held = found[:size], 0
+        for index, item in enumerate(page):
+            held += blob_bytes(item) if whole else 0
+            if held > MAX_READ_BLOB_BYTES and index:
+                page = page[:index]
+                break
         return {
-            "entries": [entry(r) for r in rows[:size]],
-            "has_more": len(rows) > size,
+            "entries": page,
+            "has_more": len(found) > len(page),
             "version": session["version"],
             "entry_count": session["entry_count"],
             "last_seq": session["last_seq"],

@@ -51,6 +51,14 @@ from ..wire import (
 )
 
 router = APIRouter(prefix="/v1")
+LargeMode = Annotated[
+    str,
+    Query(
+        pattern="^(whole|prefix)$",
+        description="whole: large entries as they were written; prefix: as their rows keep "
+        "them, the first characters of the content and `blob` saying what is left out.",
+    ),
+]
 NDJSON = "application/x-ndjson"
 GZIP = "application/gzip"
 IMPORT_ROUTE = "/sessions/import"
@@ -262,8 +270,13 @@ async def read_entries(
     types: Annotated[list[EntryType] | None, Query(max_length=len(ENTRY_TYPES))] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), DIGITS] = DEFAULT_PAGE_SIZE,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+    large: LargeMode = "whole",
 ) -> Any:
-    page = await services.sessions.read_entries(key, after_seq, before_seq, types, limit, order)
+    """Entries in seq order; a page of whole entries ends early rather than carry more than
+    MAX_READ_BLOB_BYTES of large parts (has_more then says so)."""
+    page = await services.sessions.read_entries(
+        key, after_seq, before_seq, types, limit, order, large
+    )
     entries = page["entries"]
     page["next_cursor"] = entries[-1]["seq"] if page["has_more"] else None
     return page
@@ -289,9 +302,9 @@ async def set_leaf(body: LeafMove, key: WriteKey, services: ServicesDep) -> Any:
 
 
 @router.get("/sessions/{session_id}/context", response_model=Context, tags=["branches"])
-async def read_context(key: ReadKey, services: ServicesDep) -> Any:
+async def read_context(key: ReadKey, services: ServicesDep, large: LargeMode = "whole") -> Any:
     """What an agent loads to continue: the current branch, cut at the latest compaction."""
-    return await services.sessions.read_context(key)
+    return await services.sessions.read_context(key, large)
 
 
 @router.post("/sessions/{session_id}/prune", response_model=Pruned, tags=["entries"])

@@ -72,6 +72,13 @@ def parse_import(body: bytes) -> tuple[str | None, dict[str, Any], list[dict[str
     fields = {f: session[f] for f in SESSION_FIELDS if f in session}
     if fields.get("status") == "archived":  # a snapshot from the archive: the copy is in use
         fields["status"] = "active"
+    held = [e.get("id") for e in entries if e.get("blob") is not None]
+    if held:
+        raise InvalidInput(
+            "entries of this document keep their large part in a blob store (a snapshot of "
+            "the archive, or an export read with large=prefix): import a whole export",
+            {"ids": held[:20]},
+        )
     kept = [{f: e[f] for f in ENTRY_FIELDS if e.get(f) is not None} for e in entries]
     exported_id = session.get("id") if isinstance(session.get("id"), str) else None
     return exported_id, fields, kept

@@ -87,7 +87,7 @@ class Default(WorkerEntrypoint):
         return await self._rpc(call)
 
     async def read_entries(self, tenant: Any, session_id: Any, query: Any = None) -> dict[str, Any]:
-        """query: after_seq, before_seq, types, limit, order (all optional)."""
+        """query: after_seq, before_seq, types, limit, order, large (all optional)."""
 
         async def call(s: Services) -> Any:
             q = _options(query, "query")
@@ -98,6 +98,7 @@ class Default(WorkerEntrypoint):
                 q.get("types"),
                 q.get("limit", DEFAULT_PAGE_SIZE),
                 q.get("order", "asc"),
+                q.get("large"),
             )
 
         return await self._rpc(call)
