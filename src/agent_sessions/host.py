@@ -5,9 +5,10 @@ turns into "make sure an alarm is set, and drain now in the background". `alarm`
 alarm handler for every job an object has (the lifecycle sweep, the cold tier, the mirror's
 retries, the blob store's garbage) and says when it wants to run next. With an archive, an
 evicted session is brought back before any operation uses it (see archive/tier.py), and
-entries too large for a row keep their large part in its bucket (archive/blobs.py). The mirror's own operations (status,
-verify) live here too, so the DO and local mode expose the same ones. Which operation does
-what (reads, writes, ones that create) comes from engine/operations.py.
+entries too large for a row keep their large part in its bucket (archive/blobs.py). The
+mirror's own operations (status, verify) live here too, so the DO and local mode expose the
+same ones. Which operation does what (reads, writes, ones that create) comes from
+engine/operations.py.
 """
 
 from __future__ import annotations

@@ -1,5 +1,6 @@
 """The paths this process runs the suite on: the engine over each SQL adapter
-(conftest.BACKENDS: inside Pyodide, only the Durable Object adapter there), and, outside
+(conftest.BACKENDS: inside Pyodide, only the Durable Object adapter there), the engine in its
+host over sqlite with a directory as the blob store, and, outside
 Pyodide, the Python client against `agent-sessions serve`: one server for the suite (each
 start costs about a second), ids unique per test. The Worker's
 paths (HTTP and RPC in real workerd) run the same tests from tests/workerd/test_conformance.py.
@@ -16,16 +17,18 @@ import pytest
 from ..conftest import BACKENDS, IN_PYODIDE, Clock
 from .paths import (
     ENGINE_CAPABILITIES,
-    HTTP_CAPABILITIES,
+    HOST_CAPABILITIES,
+    LOCAL_HTTP_CAPABILITIES,
     ClientPath,
     EnginePath,
+    HostPath,
     Path,
     skip_unless_capable,
 )
 
 TOKENS = {"conformance": "conformance-token-0123456789", "elsewhere": "elsewhere-token-0123456789"}
 """The local server's tenants, each with its token."""
-PATHS = [*BACKENDS, *([] if IN_PYODIDE else ["local-http"])]
+PATHS = [*BACKENDS, *([] if IN_PYODIDE else ["host", "local-http"])]
 
 
 @pytest.fixture(scope="package")
@@ -42,12 +45,18 @@ def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
 @pytest.fixture(params=PATHS)
 def path(request: pytest.FixtureRequest, tmp_path: FilePath, clock: Clock) -> Iterator[Path]:
     if request.param == "local-http":
-        skip_unless_capable(request, request.param, HTTP_CAPABILITIES)
+        skip_unless_capable(request, request.param, LOCAL_HTTP_CAPABILITIES)
         from agent_sessions.client import Client  # noqa: PLC0415
 
-        base = request.getfixturevalue("local_server").base
-        clients = {tenant: Client(base, token) for tenant, token in TOKENS.items()}
-        yield ClientPath("local-http", clients)
+        server = request.getfixturevalue("local_server")
+        clients = {tenant: Client(server.base, token) for tenant, token in TOKENS.items()}
+        yield ClientPath("local-http", clients, archive=server.data_dir / "archive")
+        return
+    if request.param == "host":
+        skip_unless_capable(request, request.param, HOST_CAPABILITIES)
+        backend = BACKENDS["sqlite"](tmp_path / "session.sqlite")
+        yield HostPath(backend, clock, tmp_path / "archive")
+        backend.raw.close()
         return
     skip_unless_capable(request, request.param, ENGINE_CAPABILITIES)
     backend = BACKENDS[request.param](tmp_path / "session.sqlite")

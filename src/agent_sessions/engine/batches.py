@@ -7,14 +7,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidInput, TooLarge
+from .large import LargeEntry
 from .limits import (
+    INLINE_ENTRY_BYTES,
     MAX_APPEND_BYTES,
     MAX_DATA_BYTES,
     MAX_ENTRIES_PER_APPEND,
-    INLINE_ENTRY_BYTES,
     MAX_METADATA_BYTES,
 )
-from .large import LargeEntry
 from .rules import ENTRY_FIELDS, ENTRY_TYPES, STATUSES, only
 from .values import (
     check_count,

@@ -10,9 +10,9 @@ from typing import Any
 from . import statements as q
 from .batches import prepare_batch, session_columns
 from .errors import AlreadyExists, DuplicateEntry, InvalidInput, TooLarge
-from .large import blob_bytes, check_mode
-from .limits import MAX_READ_BLOB_BYTES
 from .keys import SessionKey
+from .large import blob_bytes, check_mode
+from .limits import MAX_READ_BYTES
 from .log import Log
 from .ports import IntegrityViolation, Row
 from .rows import entry, summary
@@ -44,7 +44,7 @@ class Branches(Log):
     def read_context(self, key: SessionKey, large: Any = None) -> dict[str, Any]:
         """What an agent loads to continue: the current branch from the root (or from the latest
         compaction's first_kept_seq) to the leaf, with that compaction's summary entry first.
-        Whole (the default), its large parts must fit in one answer (MAX_READ_BLOB_BYTES)."""
+        Whole (the default), its large parts must fit in one answer (MAX_READ_BYTES)."""
         whole = check_mode(large) == "whole"
         session = self._require(key)
         leaf = session["leaf_id"]
@@ -58,11 +58,11 @@ class Branches(Log):
         if latest is not None:
             rows = [latest, *(e for e in rows if e is not latest)]
         held = sum(blob_bytes(e) for e in rows)
-        if whole and held > MAX_READ_BLOB_BYTES:
+        if whole and held > MAX_READ_BYTES:
             raise TooLarge(
                 f"the context's large entries hold {held} bytes, more than one answer carries "
-                f"({MAX_READ_BLOB_BYTES}): read it with large='prefix', then those entries",
-                {"limit": MAX_READ_BLOB_BYTES},
+                f"({MAX_READ_BYTES}): read it with large='prefix', then those entries",
+                {"limit": MAX_READ_BYTES},
             )
         return {
             "entries": rows,

@@ -26,7 +26,7 @@ from typing import Any
 
 from .errors import InsufficientStorage, InvalidInput, TooLarge
 from .keys import SessionKey
-from .limits import INLINE_ENTRY_BYTES, MAX_ENTRY_BYTES, PREFIX_CHARS
+from .limits import INLINE_ENTRY_BYTES, MAX_APPEND_BYTES, MAX_ENTRY_BYTES, PREFIX_CHARS
 from .values import check_size, encode_json
 
 LARGE_FIELDS = ("content", "payload")
@@ -69,9 +69,7 @@ def check_mode(large: Any) -> str:
     return mode
 
 
-def split(
-    entries: Any, where: str, store: str | None
-) -> tuple[list[Any], list[tuple[str, bytes]]]:
+def split(entries: Any, where: str, store: str | None) -> tuple[list[Any], list[tuple[str, bytes]]]:
     """The entries with each large one split (a `LargeEntry`), and the objects to put.
 
     `store` is the key prefix of the session's objects (None: no blob store, and a large
@@ -82,6 +80,7 @@ def split(
         return entries, []
     out: list[Any] = []
     objects: list[tuple[str, bytes]] = []
+    batch = 0
     for index, raw in enumerate(entries):
         if isinstance(raw, Mapping) and "blob" in raw:
             raise InvalidInput(
@@ -90,10 +89,15 @@ def split(
                 {"field": f"{where}[{index}].blob"},
             )
         sizes = _sizes(raw, f"{where}[{index}]")
-        if sizes is None or sum(sizes.values()) <= INLINE_ENTRY_BYTES:
+        total = 0 if sizes is None else sum(sizes.values())
+        batch += total
+        if batch > MAX_APPEND_BYTES:
+            raise TooLarge(
+                f"the batch holds more than {MAX_APPEND_BYTES} bytes", {"limit": MAX_APPEND_BYTES}
+            )
+        if total <= INLINE_ENTRY_BYTES:
             out.append(raw)
             continue
-        total = sum(sizes.values())
         if total > MAX_ENTRY_BYTES:
             raise TooLarge(
                 f"{where}[{index}] holds {total} bytes; the limit is {MAX_ENTRY_BYTES}",
@@ -173,6 +177,13 @@ def blob_bytes(found: Mapping[str, Any]) -> int:
     """The size of an entry's object (0 for an entry stored whole in its row)."""
     ref = found.get("blob")
     return ref["bytes"] if ref else 0
+
+
+def row_bytes(row: Mapping[str, Any]) -> int:
+    """An entry row's size as an append of the whole entry measures it (batches.py): the
+    row's content and payload, plus its object's."""
+    inline = len(((row["content"] or "") + (row["payload"] or "")).encode())
+    return inline + (json.loads(row["blob"])["bytes"] if row["blob"] else 0)
 
 
 def same_blob(stored: str | None, given: str | None) -> bool:

@@ -20,10 +20,11 @@ the Durable Object, far below the runtime's 32 MiB)."""
 PREFIX_CHARS = 4096
 """The characters of a large content that its row keeps: what D1's search indexes, and
 what a read with large="prefix" answers."""
-MAX_READ_BLOB_BYTES = 16 * 1024 * 1024
-"""The large parts one read answers with at most: a page of entries ends before the entry
-that would pass it (it holds one entry at least), and a context or export part past it is
-refused (read large="prefix" instead)."""
+MAX_READ_BYTES = MAX_APPEND_BYTES
+"""What one read of whole entries answers with at most. A page of entries ends before the
+entry that would take it past this (content and payload measured as an append measures
+them, so a fork can copy a page as one write; a page holds one entry at least); a context
+whose large parts are more is refused (read it with large="prefix")."""
 BLOB_STALE_MS = 15 * 60 * 1000
 """A blob still pending this long after its write began belongs to a write that crashed
 between its put and its commit: the alarm deletes it."""

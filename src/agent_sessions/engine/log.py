@@ -12,8 +12,8 @@ from .batches import prepare_batch
 from .errors import DuplicateEntry, InvalidInput, NotFound, VersionConflict
 from .fence import Fencing, batch_digest, writer_claim
 from .keys import SessionKey
-from .large import blob_bytes, check_mode, same_blob
-from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_READ_BLOB_BYTES
+from .large import check_mode, row_bytes, same_blob
+from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_READ_BYTES
 from .ports import IntegrityViolation
 from .rows import entry
 from .rules import ENTRY_TYPES, ORDERS, check_version
@@ -119,7 +119,7 @@ class Log(Fencing):
 
         `has_more` says whether another page exists in the same direction. `large` says how
         the host answers large entries (engine/large.py); read whole, a page ends before the
-        entry whose large part would take it past MAX_READ_BLOB_BYTES (it holds one at least).
+        entry that would take it past MAX_READ_BYTES (it holds one at least).
         """
         whole = check_mode(large) == "whole"
         after = check_count(after_seq, "after_seq")
@@ -139,16 +139,16 @@ class Log(Fencing):
         session = self._require(key, q.SELECT_HEAD)
         statement = q.SELECT_ENTRIES_ASC if order == "asc" else q.SELECT_ENTRIES_DESC
         params = (*key.params, after, before, before, type_filter, type_filter, size + 1)
-        found = [entry(r) for r in self._sql.execute(statement, params)]
-        page, held = found[:size], 0
-        for index, item in enumerate(page):
-            held += blob_bytes(item) if whole else 0
-            if held > MAX_READ_BLOB_BYTES and index:
+        rows = self._sql.execute(statement, params)
+        page, held = rows[:size], 0
+        for index, row in enumerate(page if whole else ()):
+            held += row_bytes(row)
+            if held > MAX_READ_BYTES and index:
                 page = page[:index]
                 break
         return {
-            "entries": page,
-            "has_more": len(found) > len(page),
+            "entries": [entry(r) for r in page],
+            "has_more": len(rows) > len(page),
             "version": session["version"],
             "entry_count": session["entry_count"],
             "last_seq": session["last_seq"],

@@ -224,7 +224,9 @@ INSERT_PENDING_BLOB = (
     "INSERT INTO session_blobs (key, tenant_id, session_id, state, at) "
     "VALUES (?, ?, ?, 'pending', ?)"
 )
-COUNT_PENDING_BLOBS = f"SELECT count(*) AS pending FROM session_blobs WHERE {_KEYS} AND state = 'pending'"
+COUNT_PENDING_BLOBS = (
+    f"SELECT count(*) AS pending FROM session_blobs WHERE {_KEYS} AND state = 'pending'"
+)
 SELECT_PENDING_BLOBS = f"SELECT key FROM session_blobs WHERE {_KEYS} AND state = 'pending'"
 MARK_BLOBS_LIVE = f"UPDATE session_blobs SET state = 'live' WHERE {_KEYS} AND state = 'pending'"
 DOOM_BLOBS_OF_RANGE = (

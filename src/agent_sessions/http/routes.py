@@ -273,7 +273,7 @@ async def read_entries(
     large: LargeMode = "whole",
 ) -> Any:
     """Entries in seq order; a page of whole entries ends early rather than carry more than
-    MAX_READ_BLOB_BYTES of large parts (has_more then says so)."""
+    MAX_READ_BYTES (has_more then says so)."""
     page = await services.sessions.read_entries(
         key, after_seq, before_seq, types, limit, order, large
     )
