@@ -117,6 +117,15 @@ class Path:
         """The keys of the blob store's objects of this session (Capability.OBJECTS)."""
         raise NotImplementedError
 
+    def export(self, session_id: str) -> str:
+        """The export document, as a user gets it: here, from the operation's parts."""
+        parts, after = [], 0
+        while after is not None:
+            part = self.call("export_session", session_id, after)
+            parts.append(part["text"])
+            after = part["next_after_seq"]
+        return "".join(parts)
+
     def state(self, session_id: str) -> Any:
         """What "nothing changed" is compared against: every row of every table where they
         are visible, else the session as the operations show it (its version, counters and
@@ -286,6 +295,9 @@ class ClientPath(Path):
             exclude_unset=True
         )
 
+    def export(self, session_id: str) -> str:
+        return self.client.export_session(session_id)
+
     def objects(self, session_id: str) -> list[str]:
         if self.archive is None:
             raise Unsupported(f"{self.name} does not show its blob store")
@@ -321,6 +333,9 @@ class RpcPath(Path):
             text = document.encode(named["session"], named["entries"])
             return self._unwrap(self.rpc(name, tenant, text, session_id))
         return self._unwrap(self.rpc(name, tenant, session_id, *operation.bind((), named)))
+
+    def export(self, session_id: str) -> str:
+        return self._unwrap(self.rpc("export_session", self.tenant, session_id))
 
     def elsewhere(self) -> RpcPath:
         return RpcPath(self.name, self.rpc, (*self.tenants[1:], self.tenants[0]))

@@ -124,7 +124,8 @@ class Log(Fencing):
         whole = check_mode(large) == "whole"
         after = check_count(after_seq, "after_seq")
         before = check_optional_int(before_seq, "before_seq")
-        size = check_count(limit, "limit")
+        size = DEFAULT_PAGE_SIZE if limit is None else check_count(limit, "limit")
+        order = order or "asc"  # None: left out before a given `large`
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}", {"field": "limit"})
         if order not in ORDERS:
