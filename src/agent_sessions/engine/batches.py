@@ -69,7 +69,7 @@ def prepare_batch(
             payload = encode_json(raw["payload"], f"{where}.payload", INLINE_ENTRY_BYTES)
         size = check_size((content or "") + (payload or ""), where, INLINE_ENTRY_BYTES)
         ref = raw.ref if isinstance(raw, LargeEntry) else None
-        total += size + (0 if ref is None else ref.bytes)
+        total += size if ref is None else raw.size
         prepared = {
             "id": entry_id,
             "type": kind,

@@ -48,13 +48,15 @@ class BlobRef:
 
 
 class LargeEntry(dict[str, Any]):
-    """An entry as its row keeps it, with the object that holds the rest (`ref`)."""
+    """An entry as its row keeps it, with the object that holds the rest (`ref`) and the
+    entry's whole size (its content plus payload, as every append measures them)."""
 
     ref: BlobRef
+    size: int
 
-    def __init__(self, row: Mapping[str, Any], ref: BlobRef) -> None:
+    def __init__(self, row: Mapping[str, Any], ref: BlobRef, size: int) -> None:
         super().__init__(row)
-        self.ref = ref
+        self.ref, self.size = ref, size
 
 
 def blob_prefix(prefix: str, key: SessionKey) -> str:
@@ -125,7 +127,7 @@ def split(entries: Any, where: str, store: str | None) -> tuple[list[Any], list[
             row["content"] = raw["content"][:PREFIX_CHARS]
         if "payload" in fields:
             row["payload"] = None
-        out.append(LargeEntry(row, ref))
+        out.append(LargeEntry(row, ref, total))
         objects.append((ref.key, body))
     return out, objects
 
@@ -180,8 +182,9 @@ def blob_bytes(found: Mapping[str, Any]) -> int:
 
 
 def row_bytes(row: Mapping[str, Any]) -> int:
-    """An entry row's size as an append of the whole entry measures it (batches.py): the
-    row's content and payload, plus its object's."""
+    """An entry row's size, no less than an append of the whole entry measures it
+    (batches.py): the row's content and payload, plus its object's (the object's JSON is a
+    little larger than the parts it holds)."""
     inline = len(((row["content"] or "") + (row["payload"] or "")).encode())
     return inline + (json.loads(row["blob"])["bytes"] if row["blob"] else 0)
 
