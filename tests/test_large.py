@@ -23,7 +23,7 @@ from agent_sessions.host import DEFAULT_ARCHIVE_PREFIX, SessionHost
 from .test_archive import IDLE, KEY, Cold
 
 MB8 = 8 * 1024 * 1024
-OUTPUT = ("tool output é \"quoted\"\n" * (MB8 // 22 + 1))[:MB8]
+OUTPUT = ('tool output é "quoted"\n' * (MB8 // 22 + 1))[:MB8]
 
 
 def big(entry_id: str = "out", content: str = OUTPUT) -> dict[str, Any]:
@@ -56,9 +56,11 @@ def test_a_failed_put_refuses_the_write_and_leaves_nothing(cold: Cold) -> None:
     with pytest.raises(InsufficientStorage, match="nothing was written"):
         cold.call("append", [big()])
     assert cold.rows() == before
-    assert objects(cold) == [] and ledger(cold) == []
+    assert objects(cold) == []
+    assert ledger(cold) == []
     cold.call("append", [big()])  # the store works on
-    assert whole(cold) == [OUTPUT] and len(objects(cold)) == 1
+    assert whole(cold) == [OUTPUT]
+    assert len(objects(cold)) == 1
 
 
 def test_a_transaction_that_fails_after_the_put_leaves_nothing(cold: Cold) -> None:
@@ -67,7 +69,8 @@ def test_a_transaction_that_fails_after_the_put_leaves_nothing(cold: Cold) -> No
     with pytest.raises(RuntimeError, match="injected"):
         cold.call("append", [big()])
     assert cold.rows() == before
-    assert objects(cold) == [] and ledger(cold) == []
+    assert objects(cold) == []
+    assert ledger(cold) == []
 
 
 def test_a_crash_between_put_and_commit_is_swept_by_the_alarm(cold: Cold) -> None:
@@ -80,10 +83,12 @@ def test_a_crash_between_put_and_commit_is_swept_by_the_alarm(cold: Cold) -> Non
     cold.restart()
     due = cold.alarm()
     assert objects(cold) == ["crashed"], "a pending object younger than the stale time stays"
-    assert due is not None and due <= cold.clock.now + BLOB_STALE_MS
+    assert due is not None
+    assert due <= cold.clock.now + BLOB_STALE_MS
     cold.clock.now += BLOB_STALE_MS
     cold.alarm()
-    assert objects(cold) == [] and ledger(cold) == []
+    assert objects(cold) == []
+    assert ledger(cold) == []
 
 
 def test_a_write_whose_object_was_swept_meanwhile_is_refused(cold: Cold) -> None:
@@ -100,7 +105,9 @@ def test_a_write_whose_object_was_swept_meanwhile_is_refused(cold: Cold) -> None
     before = cold.rows()
     with pytest.raises(InsufficientStorage, match="lost"):
         cold.call("append", [big()])
-    assert cold.rows() == before and objects(cold) == [] and ledger(cold) == []
+    assert cold.rows() == before
+    assert objects(cold) == []
+    assert ledger(cold) == []
 
 
 def test_objects_a_write_could_not_delete_are_deleted_by_the_alarm(cold: Cold) -> None:
@@ -109,9 +116,11 @@ def test_objects_a_write_could_not_delete_are_deleted_by_the_alarm(cold: Cold) -
     assert len(objects(cold)) == 2
     cold.archive.fail = ("delete", 1)
     cold.call("prune", 2)  # the rows go; the object's delete fails, after the answer
-    assert len(objects(cold)) == 2 and ("doomed",) in ledger(cold)
+    assert len(objects(cold)) == 2
+    assert ("doomed",) in ledger(cold)
     cold.alarm()
-    assert len(objects(cold)) == 1 and ledger(cold) == [("live",)]
+    assert len(objects(cold)) == 1
+    assert ledger(cold) == [("live",)]
     assert whole(cold) == [OUTPUT[::-1]]
 
 
@@ -130,7 +139,8 @@ def test_an_evicted_large_entry_comes_back_exact(cold: Cold) -> None:
     assert cold.rows()[1] == before[1], "every entry row back, byte for byte"
     assert cold.parity()
     cold.call("delete_session")
-    assert objects(cold) == [] and ledger(cold) == []
+    assert objects(cold) == []
+    assert ledger(cold) == []
 
 
 def test_an_evicted_session_that_expires_takes_its_objects(tmp_path: Path) -> None:
@@ -140,11 +150,13 @@ def test_an_evicted_session_that_expires_takes_its_objects(tmp_path: Path) -> No
     cold.drain()
     cold.clock.now += IDLE
     cold.alarm()
-    assert cold.host.engine.evicted(KEY) is not None and len(objects(cold)) == 1
+    assert cold.host.engine.evicted(KEY) is not None
+    assert len(objects(cold)) == 1
     cold.clock.now += 10 * IDLE
     cold.alarm()
     assert cold.host.engine.evicted(KEY) is None
-    assert objects(cold) == [] and ledger(cold) == []
+    assert objects(cold) == []
+    assert ledger(cold) == []
 
 
 def test_an_expired_session_takes_its_objects(tmp_path: Path) -> None:
@@ -153,7 +165,9 @@ def test_an_expired_session_takes_its_objects(tmp_path: Path) -> None:
     cold.call("append", [big()])
     cold.clock.now += IDLE
     cold.alarm()
-    assert cold.rows()[0] == [] and objects(cold) == [] and ledger(cold) == []
+    assert cold.rows()[0] == []
+    assert objects(cold) == []
+    assert ledger(cold) == []
 
 
 def test_without_a_blob_store_a_large_entry_is_too_large_and_says_why(tmp_path: Path) -> None:

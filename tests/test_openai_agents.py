@@ -220,7 +220,8 @@ def test_an_8_mb_tool_output_is_stored_and_read_back_whole(server: Server) -> No
     short = asyncio.run(
         AsyncClient(server.base, TOKEN).read_entries("eight-mb", large="prefix")
     ).entries
-    assert short[1].blob is not None and short[1].blob.fields == ["content"]
+    assert short[1].blob is not None
+    assert short[1].blob.fields == ["content"]
 
 
 def test_the_runner_gives_the_model_an_8_mb_tool_output_from_the_session(

@@ -19,12 +19,9 @@ from agent_sessions.engine.limits import (
     MAX_ENTRY_BYTES,
     PREFIX_CHARS,
 )
-
 from agent_sessions.service.transfer import ENTRY_FIELDS as IMPORTED
 
 from .paths import Capability, Path, new_id, requires
-
-pytestmark = requires(Capability.LARGE)
 
 MB8 = 8 * 1024 * 1024
 
@@ -45,6 +42,7 @@ def objects(path: Path, sid: str) -> list[str] | None:
     return path.objects(sid) if Capability.OBJECTS in path.capabilities else None
 
 
+@requires(Capability.LARGE)
 def test_an_8_mb_tool_output_round_trips(path: Path, sid: str) -> None:
     path.create_session(sid)
     output = tool_output()
@@ -69,6 +67,7 @@ def test_an_8_mb_tool_output_round_trips(path: Path, sid: str) -> None:
     assert (session["entry_count"], session["output_tokens"]) == (3, 3)
 
 
+@requires(Capability.LARGE)
 def test_a_large_payload_round_trips(path: Path, sid: str) -> None:
     path.create_session(sid)
     payload = {"pages": [tool_output(MB8 // 4, str(i)) for i in range(4)], "n": 4}
@@ -80,6 +79,7 @@ def test_a_large_payload_round_trips(path: Path, sid: str) -> None:
     assert short["blob"]["fields"] == ["payload"]
 
 
+@requires(Capability.LARGE)
 def test_a_prefix_read_answers_the_row_and_what_is_left_out(path: Path, sid: str) -> None:
     path.create_session(sid)
     output = tool_output(INLINE_ENTRY_BYTES * 2)
@@ -93,13 +93,16 @@ def test_a_prefix_read_answers_the_row_and_what_is_left_out(path: Path, sid: str
         "sha256": hashlib.sha256(body).hexdigest(),
         "fields": ["content"],
     }
-    assert "blob" not in small and small["content"] == "small"
+    assert "blob" not in small
+    assert small["content"] == "small"
     context = path.read_context(sid, large="prefix")["entries"]
-    assert context[0]["content"] == output[:PREFIX_CHARS] and "blob" in context[0]
+    assert context[0]["content"] == output[:PREFIX_CHARS]
+    assert "blob" in context[0]
     with pytest.raises(InvalidInput):
         path.read_entries(sid, large="some")
 
 
+@requires(Capability.LARGE)
 def test_a_prefix_read_entry_cannot_be_written_back(path: Path, sid: str) -> None:
     path.create_session(sid)
     path.append(sid, [big_result(tool_output(INLINE_ENTRY_BYTES + 10), id="out")])
@@ -112,12 +115,14 @@ def test_a_prefix_read_entry_cannot_be_written_back(path: Path, sid: str) -> Non
     assert path.get_session(other)["entry_count"] == 0
 
 
+@requires(Capability.LARGE)
 def test_an_entry_just_over_the_row_limit_goes_out_and_back(path: Path, sid: str) -> None:
     path.create_session(sid)
     at, over = "a" * INLINE_ENTRY_BYTES, "o" * (INLINE_ENTRY_BYTES + 1)  # bytes: ASCII
     path.append(sid, [big_result(at, id="at"), big_result(over, id="over")])
     first, second = path.read_entries(sid, large="prefix")["entries"]
-    assert "blob" not in first and first["content"] == at
+    assert "blob" not in first
+    assert first["content"] == at
     assert second["blob"]["fields"] == ["content"]
     assert [e["content"] for e in path.read_entries(sid)["entries"]] == [at, over]
 
@@ -135,6 +140,7 @@ OVER_LIMITS = [
 ]
 
 
+@requires(Capability.LARGE)
 @pytest.mark.parametrize("entries", OVER_LIMITS)
 def test_past_the_maxima_nothing_is_written(path: Path, sid: str, entries: list[Any]) -> None:
     path.create_session(sid)
@@ -146,6 +152,7 @@ def test_past_the_maxima_nothing_is_written(path: Path, sid: str, entries: list[
     assert objects(path, sid) == stored
 
 
+@requires(Capability.LARGE)
 def test_a_refused_large_write_leaves_no_object(path: Path, sid: str) -> None:
     path.create_session(sid)
     path.append(sid, [big_result(tool_output(INLINE_ENTRY_BYTES * 2), id="one")])
@@ -162,17 +169,20 @@ def test_a_refused_large_write_leaves_no_object(path: Path, sid: str) -> None:
     assert objects(path, sid) == stored
 
 
+@requires(Capability.LARGE)
 def test_a_resent_large_batch_is_a_replay(path: Path, sid: str) -> None:
     path.create_session(sid)
     batch = [big_result(tool_output(INLINE_ENTRY_BYTES * 2), id="out")]
     first = path.append(sid, batch)
     stored = objects(path, sid)
     again = path.append(sid, batch, expected_version=first["version"] - 1)
-    assert again["replayed"] is True and again["entries"] == first["entries"]
+    assert again["replayed"] is True
+    assert again["entries"] == first["entries"]
     assert objects(path, sid) == stored
     assert stored is None or len(stored) == 1
 
 
+@requires(Capability.LARGE)
 def test_prune_replace_and_delete_remove_the_objects(path: Path, sid: str) -> None:
     def count() -> int | None:
         stored = objects(path, sid)
@@ -194,6 +204,7 @@ def test_prune_replace_and_delete_remove_the_objects(path: Path, sid: str) -> No
     assert count() == (0 if seen else None)
 
 
+@requires(Capability.LARGE)
 def test_export_and_import_carry_whole_entries(path: Path, sid: str) -> None:
     path.create_session(sid, {"title": "big"})
     output = tool_output()
@@ -210,7 +221,7 @@ def test_export_and_import_carry_whole_entries(path: Path, sid: str) -> None:
     assert mine is None or (len(mine) == len(theirs or []) == 1 and mine != theirs)
 
 
-@requires(Capability.FORK)
+@requires(Capability.LARGE, Capability.FORK)
 def test_a_fork_keeps_its_large_entries_when_the_parent_goes(path: Path, sid: str) -> None:
     path.create_session(sid)
     output = tool_output()
@@ -220,11 +231,13 @@ def test_a_fork_keeps_its_large_entries_when_the_parent_goes(path: Path, sid: st
     path.delete_session(sid)
     assert objects(path, sid) in (None, [])
     read = path.read_entries(child)["entries"]
-    assert [e["id"] for e in read] == ["out", "m"] and read[0]["content"] == output
+    assert [e["id"] for e in read] == ["out", "m"]
+    assert read[0]["content"] == output
     stored = objects(path, child)
     assert stored is None or len(stored) == 1
 
 
+@requires(Capability.LARGE)
 def test_a_page_of_whole_entries_ends_before_it_grows_past_the_read_limit(
     path: Path, sid: str
 ) -> None:
@@ -232,11 +245,14 @@ def test_a_page_of_whole_entries_ends_before_it_grows_past_the_read_limit(
     for i in range(3):  # three appends: 3 x 6 MiB is more than one page (or append) holds
         path.append(sid, [big_result(tool_output(6 * 1024 * 1024, str(i)), id=f"e{i}")])
     first = path.read_entries(sid)
-    assert [e["id"] for e in first["entries"]] == ["e0", "e1"] and first["has_more"]
+    assert [e["id"] for e in first["entries"]] == ["e0", "e1"]
+    assert first["has_more"]
     rest = path.read_entries(sid, after_seq=2)
-    assert [e["id"] for e in rest["entries"]] == ["e2"] and not rest["has_more"]
+    assert [e["id"] for e in rest["entries"]] == ["e2"]
+    assert not rest["has_more"]
     short = path.read_entries(sid, large="prefix")
-    assert len(short["entries"]) == 3 and not short["has_more"]
+    assert len(short["entries"]) == 3
+    assert not short["has_more"]
     with pytest.raises(TooLarge):
         path.read_context(sid)
     assert len(path.read_context(sid, large="prefix")["entries"]) == 3
