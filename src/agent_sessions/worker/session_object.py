@@ -63,9 +63,9 @@ class SessionObject(DurableObject):
             self._alarm_at = at
 
     async def _drain(self) -> None:
-        status = await self.host.drain()
-        if status["next_attempt_at"] is not None:
-            await self._alarm_no_later_than(status["next_attempt_at"])
+        retry_at = await self.host.deliver()
+        if retry_at is not None:
+            await self._alarm_no_later_than(retry_at)
 
     async def alarm(self, *_: Any) -> None:
         """Alarms are at-least-once; a sweep or drain with nothing due does nothing."""
