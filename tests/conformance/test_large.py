@@ -28,8 +28,9 @@ MB8 = 8 * 1024 * 1024
 
 def tool_output(size: int = MB8, seed: str = "a") -> str:
     """A tool's output of `size` characters, not one repeated letter (so a prefix or a part
-    in the wrong place shows), with a quote and a non-ASCII character to escape."""
-    line = f'{seed} "line" é {hashlib.sha256(seed.encode()).hexdigest()}\n'
+    in the wrong place shows), with a quote to escape, a non-ASCII character and U+2028 (a
+    line separator to splitlines(), text to JSON Lines)."""
+    line = f'{seed} "line" é\u2028{hashlib.sha256(seed.encode()).hexdigest()}\n'
     return (line * (size // len(line) + 1))[:size]
 
 
