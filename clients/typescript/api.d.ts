@@ -137,7 +137,7 @@ export interface paths {
         /**
          * Read Entries
          * @description Entries in seq order; a page of whole entries ends early rather than carry more than
-         *     MAX_READ_BLOB_BYTES of large parts (has_more then says so).
+         *     MAX_READ_BYTES (has_more then says so).
          */
         get: operations["read_entries_v1_sessions__session_id__entries_get"];
         put?: never;

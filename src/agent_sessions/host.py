@@ -125,7 +125,7 @@ class SessionHost:
             # floor refuses it), so failing to remove it is not the caller's error.
             with contextlib.suppress(Exception):
                 await self.cold.forget(key)
-        await self.blobs.after_write()
+        await self.blobs.after_write(operation)
         return result
 
     # -- the mirror's operations, and its drain ------------------------------------------

@@ -66,13 +66,15 @@ def test_an_8_mb_entry_over_http(stack: Stack) -> None:
     assert json.loads(body) == {"content": OUTPUT[::-1]}
     rows = stack.wait_for(
         "D1 to hold the one row left",
-        lambda: len(
-            found := stack.d1(
-                "SELECT content, blob FROM session_entries WHERE session_id = ?", "big-http"
+        lambda: (
+            len(
+                found := stack.d1(
+                    "SELECT content, blob FROM session_entries WHERE session_id = ?", "big-http"
+                )
             )
-        )
-        == 1
-        and found,
+            == 1
+            and found
+        ),
     )
     assert rows[0]["content"] == OUTPUT[::-1][:PREFIX_CHARS], "D1 holds the prefix only"
     assert json.loads(rows[0]["blob"])["sha256"] == ref["sha256"]
@@ -108,8 +110,8 @@ def test_the_cold_tier_keeps_an_8_mb_entry(policy_stack: Stack) -> None:
     wait = int(POLICY["ARCHIVE_AFTER_SECONDS"]) + 20
     stack.wait_for(
         "the eviction",
-        lambda: not stack.object_rows(
-            "SELECT 1 FROM session_entries WHERE session_id = ?", "cold-big"
+        lambda: (
+            not stack.object_rows("SELECT 1 FROM session_entries WHERE session_id = ?", "cold-big")
         ),
         timeout=wait,
     )

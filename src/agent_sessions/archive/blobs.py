@@ -28,6 +28,9 @@ from .ports import ArchivePort
 
 log = logging.getLogger("agent_sessions")
 
+REMOVING = frozenset({"delete_session", "prune", "replace_history"})
+"""The writes that may remove rows with objects (expiry and eviction run in the alarm, which
+collects after them): after these the host deletes the objects at once."""
 BLOB_MARK = '"blob":'
 """What an export line of a large entry holds; inside a JSON string the quotes are escaped,
 so a content that mentions it is never taken for it (a payload key named blob costs a parse)."""
@@ -96,9 +99,10 @@ class Blobs:
             await self._store.delete(name)
         self._engine().forget_blobs(keys)
 
-    async def after_write(self) -> None:
-        """The objects a write doomed (it removed their rows), deleted now if possible."""
-        if self._store is not None:
+    async def after_write(self, operation: Operation) -> None:
+        """The objects a write doomed (it removed their rows), deleted now if possible; any
+        other write costs no statement here."""
+        if self._store is not None and operation.name in REMOVING:
             await self._discard(self._engine().blob_garbage)
 
     async def collect(self) -> int | None:
