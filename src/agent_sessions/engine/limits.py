@@ -12,7 +12,8 @@ and the object's reference, size and digest (engine/large.py); without a blob st
 the largest entry there is."""
 MAX_ENTRY_BYTES = 12 * 1024 * 1024
 """Content plus payload of one entry, UTF-8 encoded, with a blob store. A Python Worker has
-128 MB: an 8 MiB entry costs about 60 MB at its peak in workerd (README, Limits)."""
+128 MB: Python's own allocations for an 8 MiB append are about 37 MB at their peak, four to
+five times the entry (README, Limits: "Large entries in workerd")."""
 MAX_ENTRIES_PER_APPEND = 500
 MAX_APPEND_BYTES = 16 * 1024 * 1024
 """All entries of one append together (a request body of a little more; one RPC message to
