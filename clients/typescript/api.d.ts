@@ -97,8 +97,9 @@ export interface paths {
         };
         /**
          * Export
-         * @description The session and all its entries as JSON Lines (the import format); with
-         *     `snapshot=true`, gzipped: byte for byte what the cold tier keeps in R2.
+         * @description The session and all its entries, whole, as JSON Lines (the import format); with
+         *     `snapshot=true`, gzipped: for a session without large entries, byte for byte what the
+         *     cold tier keeps in R2 (whose snapshot keeps large entries as their rows hold them).
          */
         get: operations["export_v1_sessions__session_id__export_get"];
         put?: never;

@@ -219,8 +219,9 @@ async def delete_session(key: WriteKey, services: ServicesDep) -> Any:
     },
 )
 async def export(key: ReadKey, services: ServicesDep, snapshot: bool = False) -> Response:
-    """The session and all its entries as JSON Lines (the import format); with
-    `snapshot=true`, gzipped: byte for byte what the cold tier keeps in R2."""
+    """The session and all its entries, whole, as JSON Lines (the import format); with
+    `snapshot=true`, gzipped: for a session without large entries, byte for byte what the
+    cold tier keeps in R2 (whose snapshot keeps large entries as their rows hold them)."""
     text = await export_session(services.sessions, key)
     if snapshot:
         return Response(compress(text), media_type=GZIP)
