@@ -5,9 +5,11 @@ Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies i
 pool, and Pyodide (the Workers runtime) cannot start threads.
 """
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from ..engine import SessionKey
 from ..engine.errors import Forbidden, Unauthorized
@@ -20,7 +22,7 @@ from ..service.fork import fork_session
 from ..service.listing import MAX_CURSOR_LENGTH, list_sessions
 from ..service.search import MAX_HITS, search_entries
 from ..service.services import Services
-from ..service.transfer import export_session, parse_import
+from ..service.transfer import export_parts, export_session, parse_import
 from ..wire import (
     DIGITS,
     AppendRequest,
@@ -222,10 +224,16 @@ async def export(key: ReadKey, services: ServicesDep, snapshot: bool = False) ->
     """The session and all its entries, whole, as JSON Lines (the import format); with
     `snapshot=true`, gzipped: for a session without large entries, byte for byte what the
     cold tier keeps in R2 (whose snapshot keeps large entries as their rows hold them)."""
-    text = await export_session(services.sessions, key)
     if snapshot:
-        return Response(compress(text), media_type=GZIP)
-    return Response(text, media_type=NDJSON)
+        return Response(compress(await export_session(services.sessions, key)), media_type=GZIP)
+    first, rest = await export_parts(services.sessions, key)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first.encode()
+        async for part in rest:
+            yield part.encode()
+
+    return StreamingResponse(body(), media_type=NDJSON)
 
 
 @router.put("/sessions/{session_id}/data", response_model=SessionData, tags=["data"])
