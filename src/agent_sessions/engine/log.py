@@ -147,9 +147,11 @@ class Log(Fencing):
             if held > MAX_READ_BYTES and index:
                 page = page[:index]
                 break
+        has_more = len(rows) > len(page)
         return {
             "entries": [entry(r) for r in page],
-            "has_more": len(rows) > len(page),
+            "has_more": has_more,
+            "next_cursor": page[-1]["seq"] if has_more else None,
             "version": session["version"],
             "entry_count": session["entry_count"],
             "last_seq": session["last_seq"],
