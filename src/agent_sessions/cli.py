@@ -9,6 +9,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from .engine.lifecycle import Lifecycle
+from .mirror.shards import SHARDS_SETTING, TENANTS_SETTING, ShardMap
 from .service.auth import TOKENS_VARIABLE, TokenTable
 
 TOKENS_HELP = f"""Tokens: set {TOKENS_VARIABLE} (or --tokens-file) to entries 'token=tenant' or
@@ -59,6 +60,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         "env ARCHIVE_AFTER_SECONDS",
     )
     serve.add_argument(
+        "--d1-shards",
+        default=os.environ.get(SHARDS_SETTING),
+        help='the mirror\'s databases, a JSON list of binding names (default ["DB"]), a file '
+        f"each in <data-dir>: d1.sqlite for DB, d1-<NAME>.sqlite for others; env {SHARDS_SETTING}",
+    )
+    serve.add_argument(
+        "--tenant-shards",
+        default=os.environ.get(TENANTS_SETTING),
+        help='tenants placed explicitly, a JSON object {"tenant": "BINDING"}; the others are '
+        f"hashed over the rest; env {TENANTS_SETTING}",
+    )
+    serve.add_argument(
         "--body-timeout-seconds",
         type=float,
         default=server.BODY_TIMEOUT_S,
@@ -70,11 +83,12 @@ def main(argv: Sequence[str] | None = None) -> int:
             lifecycle = Lifecycle.from_settings(
                 args.ttl_seconds, args.idle_timeout_seconds, args.archive_after_seconds
             )
+            shard_map = ShardMap.from_settings(args.d1_shards, args.tenant_shards)
         except ValueError as exc:
             sys.exit(f"agent-sessions: {exc}")
         if args.body_timeout_seconds <= 0:
             sys.exit("agent-sessions: --body-timeout-seconds must be more than 0")
         tokens = tokens_from(args)
         timeout = args.body_timeout_seconds
-        server.serve(args.host, args.port, args.data_dir, tokens, lifecycle, timeout)
+        server.serve(args.host, args.port, args.data_dir, tokens, lifecycle, timeout, shard_map)
     return 0

@@ -20,7 +20,7 @@ from typing import Any
 
 from workers import WorkerEntrypoint, asgi
 
-from ..adapters.d1 import D1Mirror
+from ..adapters.d1 import d1_shards
 from ..adapters.do_namespace import durable_object_transport
 from ..adapters.rpc import to_python
 from ..engine import InvalidInput, SessionError, SessionKey
@@ -44,9 +44,11 @@ def tokens_of(spec: str | None) -> TokenTable:
 
 
 def services_of(env: Any) -> Services:
+    """A shard map that names an unbound database refuses every request (503, saying which):
+    a deployment that cannot place tenants takes no writes its mirror could not deliver."""
     return Services(
         Sessions(durable_object_transport(env.SESSIONS)),
-        D1Mirror(env.DB),
+        d1_shards(env),
         tokens_of(getattr(env, TOKENS_VARIABLE, None) or None),
     )
 
@@ -109,14 +111,18 @@ class Default(WorkerEntrypoint):
             f = _options(filters, "filters")
             limit, cursor = f.pop("limit", DEFAULT_PAGE_SIZE), f.pop("cursor", None)
             principal = self._key(tenant, "list")  # validates the tenant id
-            return await list_sessions(s.index, principal.tenant_id, f, limit, cursor)
+            return await list_sessions(
+                s.index.reader(principal.tenant_id), principal.tenant_id, f, limit, cursor
+            )
 
         return await self._rpc(call)
 
     async def search_entries(self, tenant: Any, query: Any, limit: Any = 20) -> dict[str, Any]:
         async def call(s: Services) -> Any:
             principal = self._key(tenant, "search")  # validates the tenant id
-            return await search_entries(s.index, principal.tenant_id, to_python(query), limit)
+            return await search_entries(
+                s.index.reader(principal.tenant_id), principal.tenant_id, to_python(query), limit
+            )
 
         return await self._rpc(call)
 

@@ -17,16 +17,18 @@ from typing import Any
 
 from workers import DurableObject, python_to_rpc
 
-from ..adapters.d1 import D1Mirror
+from ..adapters.d1 import d1_shards
 from ..adapters.durable_object import DurableObjectSql
 from ..adapters.r2 import R2Archive
 from ..adapters.rpc import envelope, to_python, wait_until
 from ..engine import SessionError, SessionKey
+from ..engine.errors import Misconfigured
 from ..engine.keys import now_ms
 from ..engine.lifecycle import Lifecycle
 from ..engine.operations import OPERATIONS, Operation
 from ..host import DEFAULT_ARCHIVE_PREFIX, SessionHost
 from ..mirror.limits import FAST_PATH_DELAY_MS
+from ..mirror.shards import MirrorRouter, Unroutable
 
 
 class SessionObject(DurableObject):
@@ -40,7 +42,7 @@ class SessionObject(DurableObject):
         bucket = getattr(env, "ARCHIVE", None)
         self.host = SessionHost(
             DurableObjectSql(python_to_rpc(ctx.storage)),  # the runtime's own object
-            D1Mirror(env.DB),
+            _router(env),
             self._after_write,
             now_ms,
             lifecycle,
@@ -83,6 +85,15 @@ class SessionObject(DurableObject):
         except SessionError as exc:
             return envelope(error=exc)
         return envelope(result)
+
+
+def _router(env: Any) -> MirrorRouter:
+    """The tenant's D1 database; with settings that place no one, a drain that fails saying
+    why (and retries), so that the object still starts and keeps what it is given."""
+    try:
+        return d1_shards(env)
+    except Misconfigured as exc:
+        return Unroutable(exc.message)
 
 
 def _rpc_method(operation: Operation) -> Callable[..., Awaitable[Any]]:
