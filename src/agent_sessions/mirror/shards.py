@@ -58,8 +58,9 @@ class ShardMap:
 
     @property
     def pool(self) -> tuple[str, ...]:
-        """The bindings hashed tenants go to: those no tenant was given explicitly."""
-        given = {b for p in self.explicit.values() for b in p.writes}
+        """The bindings hashed tenants go to: those no tenant was placed on (or is moving to)
+        explicitly. The database a tenant moves away from stays in the pool if it was."""
+        given = {p.writes[0] for p in self.explicit.values()}
         return tuple(b for b in self.bindings if b not in given)
 
     def place(self, tenant: str) -> Placement:
