@@ -25,29 +25,43 @@ from .paths import (
 
 TOKENS = {"conformance": "conformance-token-0123456789", "elsewhere": "elsewhere-token-0123456789"}
 """The local server's tenants, each with its token."""
-PATHS = [*BACKENDS, *([] if IN_PYODIDE else ["local-http"])]
+LOCAL_SERVERS = {"local-http": "one-shard", "local-http-two-shards": "two-shards"}
+"""The local server's paths, by how many mirror databases it has (tests/shards.py): listings,
+searches and mirror checks then read the tenant's own database, one of two."""
+PATHS = [*BACKENDS, *([] if IN_PYODIDE else LOCAL_SERVERS)]
 
 
-@pytest.fixture(scope="package")
-def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+def _local_server(tmp_path_factory: pytest.TempPathFactory, sharding: str) -> Iterator[object]:
     from ..servers import Server  # noqa: PLC0415 - no subprocesses inside Pyodide
+    from ..shards import SHARDINGS  # noqa: PLC0415
 
     spec = ",".join(f"{token}={tenant}" for tenant, token in TOKENS.items())
-    env = {**os.environ, "AGENT_SESSIONS_TOKENS": spec}
+    env = {**os.environ, "AGENT_SESSIONS_TOKENS": spec, **SHARDINGS[sharding]}
     server = Server(tmp_path_factory.mktemp("conformance") / "data", env=env)
     yield server
     server.stop()
 
 
+@pytest.fixture(scope="package")
+def local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    yield from _local_server(tmp_path_factory, "one-shard")
+
+
+@pytest.fixture(scope="package")
+def sharded_local_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    yield from _local_server(tmp_path_factory, "two-shards")
+
+
 @pytest.fixture(params=PATHS)
 def path(request: pytest.FixtureRequest, tmp_path: FilePath, clock: Clock) -> Iterator[Path]:
-    if request.param == "local-http":
+    if request.param in LOCAL_SERVERS:
         skip_unless_capable(request, request.param, HTTP_CAPABILITIES)
         from agent_sessions.client import Client  # noqa: PLC0415
 
-        base = request.getfixturevalue("local_server").base
+        one = LOCAL_SERVERS[request.param] == "one-shard"
+        base = request.getfixturevalue("local_server" if one else "sharded_local_server").base
         clients = {tenant: Client(base, token) for tenant, token in TOKENS.items()}
-        yield ClientPath("local-http", clients)
+        yield ClientPath(request.param, clients)
         return
     skip_unless_capable(request, request.param, ENGINE_CAPABILITIES)
     backend = BACKENDS[request.param](tmp_path / "session.sqlite")
