@@ -33,11 +33,10 @@ PATHS = [*BACKENDS, *([] if IN_PYODIDE else LOCAL_SERVERS)]
 
 def _local_server(tmp_path_factory: pytest.TempPathFactory, sharding: str) -> Iterator[object]:
     from ..servers import Server  # noqa: PLC0415 - no subprocesses inside Pyodide
-    from ..shards import SHARDINGS  # noqa: PLC0415
 
     spec = ",".join(f"{token}={tenant}" for tenant, token in TOKENS.items())
-    env = {**os.environ, "AGENT_SESSIONS_TOKENS": spec, **SHARDINGS[sharding]}
-    server = Server(tmp_path_factory.mktemp("conformance") / "data", env=env)
+    env = {**os.environ, "AGENT_SESSIONS_TOKENS": spec}
+    server = Server(tmp_path_factory.mktemp("conformance") / "data", env=env, sharding=sharding)
     yield server
     server.stop()
 
