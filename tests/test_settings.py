@@ -18,6 +18,7 @@ from agent_sessions.engine.errors import Misconfigured
 from agent_sessions.engine.lifecycle import Lifecycle
 from agent_sessions.mirror.shards import Placement, ShardMap
 
+from .conftest import ROOT, run_tool
 from .shards import SPREAD, shard_map
 
 
@@ -151,3 +152,34 @@ def test_the_local_server_refuses_bad_shard_settings_at_start(
         main(["serve", "--no-auth", "--data-dir", str(tmp_path / "data"), *flags])
     assert said in str(stopped.value.code)
     assert not (tmp_path / "data").exists(), "nothing was made"
+
+
+SHARD_SETTINGS = [
+    {},
+    {"D1_SHARDS": '["DB", "DB_1"]'},
+    {"D1_SHARDS": ["DB", "DB_1", "DB_2"], "TENANT_SHARDS": {"tenant-7": "DB_2"}},
+    {"D1_SHARDS": '["DB", "DB_1", "DB_2"]',
+     "TENANT_SHARDS": '{"tenant-3": {"from": "DB", "to": "DB_2"}}'},
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("settings", SHARD_SETTINGS)
+def test_the_consumer_example_reads_the_database_the_mirror_writes(
+    settings: dict[str, Any], tmp_path: Path
+) -> None:
+    """examples/consumer-worker/src/shards.js is the shard map again, in JavaScript (a Worker
+    of someone else's): it must place every tenant where the mirror's does, in node."""
+    tenants = [f"tenant-{i}" for i in range(200)]
+    script = tmp_path / "place.mjs"
+    module = ROOT / "examples" / "consumer-worker" / "src" / "shards.js"
+    script.write_text(
+        f"import {{ shardOf }} from {json.dumps(module.as_uri())};\n"
+        f"const env = {json.dumps(settings)};\n"
+        f"const tenants = {json.dumps(tenants)};\n"
+        "console.log(JSON.stringify(await Promise.all(tenants.map((t) => shardOf(env, t)))));\n"
+    )
+    placed = json.loads(run_tool(["node", str(script)]))
+    shards = ShardMap.from_settings(settings.get("D1_SHARDS"), settings.get("TENANT_SHARDS"))
+    assert placed == [shards.place(t).read for t in tenants]
+    readable = {*shards.pool, *(p.read for p in shards.explicit.values())}
+    assert set(placed) == readable, "200 tenants reach every database they can be on"
