@@ -30,7 +30,7 @@ from ..engine.operations import OPERATIONS
 from ..host import SessionHost, alarm_failed
 from ..mirror import MirrorPort
 from ..mirror.limits import FAST_PATH_DELAY_MS
-from ..mirror.shards import HOME, MirrorRouter, ShardMap, Shards
+from ..mirror.shards import HOME, ShardMap, Shards
 from .lock import DataDirLock
 
 log = logging.getLogger("agent_sessions")
@@ -77,7 +77,7 @@ class LocalStore:
             if mirror
             else dict(zip(shard_map.bindings, self._own_mirrors, strict=True))
         )
-        self.shards: MirrorRouter = Shards(shard_map, ports)
+        self.shards = Shards(shard_map, ports)
         """Its own mirrors stay open for the store's life: `close` ends only their readers."""
         self.lifecycle = lifecycle
         self.archive = DirectoryArchive(self.data_dir / "archive")
