@@ -38,6 +38,10 @@ def test_smoke_run_measures_every_system(tmp_path: Path) -> None:
     mirror = results["mirror"]
     assert mirror["drained_each_turn"]["statements_per_turn"] == 2.0
     assert mirror["burst"]["statements_per_turn"] < 1
+    at_once, *delayed = mirror["delayed"]
+    assert at_once["statements_per_turn"] == 2.0 * at_once["writes_per_turn"], "2 per write"
+    for m in delayed:  # a turn's writes, 50 ms apart, fall in one window: one batch
+        assert (m["statements_per_turn"], m["batches_per_turn"]) == (2.0, 1.0), m
     assert len(results["targets"]) == 6
     assert "| agent-sessions | 10 |" in (out / "results.md").read_text()
     assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"

@@ -24,10 +24,12 @@ from agent_sessions.engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from agent_sessions.engine.limits import MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
 from agent_sessions.engine.ports import SqlValue
 from agent_sessions.host import SessionHost
+from agent_sessions.local.store import LocalStore
 from agent_sessions.mirror.drain import backoff_ms
 from agent_sessions.mirror.limits import MAX_PARAMS, STATEMENTS_PER_DRAIN
 from agent_sessions.mirror.ports import MirrorPort, Statement
 from agent_sessions.mirror.shards import MirrorRouter
+from agent_sessions.mirror.timing import DrainTiming
 
 from .conftest import Clock
 from .faulty_mirror import FaultyMirror
@@ -492,3 +494,39 @@ def test_two_drains_of_one_store_lose_no_work(tmp_path: Any, clock: Clock) -> No
         assert report["equal"], report
 
     run(scenario())
+
+
+@pytest.mark.parametrize("delay_ms", [0, 300])
+def test_a_drain_delay_turns_a_burst_into_one_batch(tmp_path: Path, delay_ms: int) -> None:
+    """Local mode, by the rule the Durable Object follows too (mirror/timing.py): at once,
+    each write is a batch of its own; with a delay, the burst waits for the alarm, then is
+    one batch."""
+    d1 = SqliteMirror(tmp_path / "d1.sqlite")
+    recorder = Recorder(d1)
+    store = LocalStore(tmp_path / "data", recorder, timing=DrainTiming(delay_ms))
+    key = SessionKey("t", "burst")
+
+    async def scenario() -> None:
+        await store.transport(key, "create_session", ({},))
+        for i in range(3):
+            await store.settle()  # writes arrive one after the other, not in one loop turn
+            await store.transport(key, "append", ([entry(i)], None))
+        await store.settle()
+        if delay_ms:
+            assert recorder.batches == [], "nothing leaves before the window ends"
+            await asyncio.sleep(delay_ms / 1000)
+        await store.run_due_alarms()
+        await store.settle()
+        assert (await store.transport(key, "verify_mirror", ()))["equal"]
+
+    run(scenario())
+    store.close()
+    assert len(recorder.batches) == (1 if delay_ms else 4)
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1", "1.5", True, "60001"])
+def test_a_bad_drain_delay_names_the_setting(bad: Any) -> None:
+    with pytest.raises(ValueError, match="MIRROR_DRAIN_DELAY_MS"):
+        DrainTiming.from_setting(bad)
+    assert DrainTiming.from_setting("") == DrainTiming.from_setting(None) == DrainTiming(0)
+    assert DrainTiming.from_setting(" 250 ").delay_ms == 250

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from .engine.lifecycle import Lifecycle
 from .mirror.shards import SHARDS_SETTING, TENANTS_SETTING, ShardMap
+from .mirror.timing import SETTING as DRAIN_DELAY
+from .mirror.timing import DrainTiming
 from .service.auth import TOKENS_VARIABLE, TokenTable
 
 TOKENS_HELP = f"""Tokens: set {TOKENS_VARIABLE} (or --tokens-file) to entries 'token=tenant' or
@@ -72,6 +74,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"hashed over the rest; env {TENANTS_SETTING}",
     )
     serve.add_argument(
+        "--mirror-drain-delay-ms",
+        default=os.environ.get(DRAIN_DELAY),
+        help="0 (default): a write drains to the mirror at once; N: N ms later, so that a "
+        f"burst of writes to a session is one batch; env {DRAIN_DELAY}",
+    )
+    serve.add_argument(
         "--body-timeout-seconds",
         type=float,
         default=server.BODY_TIMEOUT_S,
@@ -84,11 +92,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 args.ttl_seconds, args.idle_timeout_seconds, args.archive_after_seconds
             )
             shard_map = ShardMap.from_settings(args.d1_shards, args.tenant_shards)
+            timing = DrainTiming.from_setting(args.mirror_drain_delay_ms)
         except ValueError as exc:
             sys.exit(f"agent-sessions: {exc}")
         if args.body_timeout_seconds <= 0:
             sys.exit("agent-sessions: --body-timeout-seconds must be more than 0")
         tokens = tokens_from(args)
         timeout = args.body_timeout_seconds
-        server.serve(args.host, args.port, args.data_dir, tokens, lifecycle, timeout, shard_map)
+        server.serve(
+            args.host, args.port, args.data_dir, tokens, lifecycle, timeout, shard_map, timing
+        )
     return 0

@@ -16,6 +16,7 @@ from ..engine import SessionError
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from ..http.app import create_app
 from ..mirror.shards import ShardMap
+from ..mirror.timing import AT_ONCE, DrainTiming
 from ..service.auth import TokenTable
 from ..service.services import Services
 from ..service.sessions import Sessions
@@ -35,12 +36,13 @@ def local_app(
     host: str = "127.0.0.1",
     body_timeout: float | None = BODY_TIMEOUT_S,
     shard_map: ShardMap | None = None,
+    timing: DrainTiming = AT_ONCE,
 ) -> FastAPI:
     """The local API over `data_dir`; `tokens=None` turns auth off (tenant `default`), and
     then keeps web pages out (local/guard.py), allowing `host`, the address it is bound to.
     A request body must arrive within `body_timeout` seconds (408 after). `shard_map`: the
-    mirror's databases, a file each (local/store.py)."""
-    store = store or LocalStore(data_dir, lifecycle=lifecycle, shard_map=shard_map)
+    mirror's databases, a file each (local/store.py); `timing`: when writes drain to them."""
+    store = store or LocalStore(data_dir, lifecycle=lifecycle, shard_map=shard_map, timing=timing)
     services = Services(Sessions(store.transport), store.shards, tokens)
 
     @contextlib.asynccontextmanager
@@ -70,6 +72,7 @@ def serve(
     lifecycle: Lifecycle = NO_LIFECYCLE,
     body_timeout: float = BODY_TIMEOUT_S,
     shard_map: ShardMap | None = None,
+    timing: DrainTiming = AT_ONCE,
 ) -> None:
     import uvicorn  # noqa: PLC0415 - a local-mode dependency only
 
@@ -77,7 +80,7 @@ def serve(
     try:
         app = local_app(
             data_dir, tokens, lifecycle=lifecycle, host=host, body_timeout=body_timeout,
-            shard_map=shard_map,
+            shard_map=shard_map, timing=timing,
         )  # fmt: skip
     except (DataDirLocked, SessionError, OSError, sqlite3.Error) as exc:
         sys.exit(f"agent-sessions: cannot serve {Path(data_dir).resolve()}: {exc}")

@@ -29,8 +29,8 @@ from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from ..engine.operations import OPERATIONS
 from ..host import SessionHost, alarm_failed
 from ..mirror import MirrorPort
-from ..mirror.limits import FAST_PATH_DELAY_MS
 from ..mirror.shards import HOME, ShardMap, Shards
+from ..mirror.timing import AT_ONCE, DrainTiming
 from .lock import DataDirLock
 
 log = logging.getLogger("agent_sessions")
@@ -54,9 +54,11 @@ class LocalStore:
         mirror: MirrorPort | None = None,
         lifecycle: Lifecycle = NO_LIFECYCLE,
         shard_map: ShardMap | None = None,
+        timing: DrainTiming = AT_ONCE,
     ) -> None:
         """`mirror`: one database for every tenant (tests); otherwise a file per binding of
-        `shard_map` (by default the one binding `DB`)."""
+        `shard_map` (by default the one binding `DB`). `timing`: when a write's mirror work
+        leaves (mirror/timing.py)."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(self.data_dir)
@@ -80,6 +82,7 @@ class LocalStore:
         self.shards = Shards(shard_map, ports)
         """Its own mirrors stay open for the store's life: `close` ends only their readers."""
         self.lifecycle = lifecycle
+        self.timing = timing
         self.archive = DirectoryArchive(self.data_dir / "archive")
         """R2's stand-in: the same keys, under <data-dir>/archive/."""
         self._hosts: OrderedDict[SessionKey, tuple[SessionHost, SqliteSql]] = OrderedDict()
@@ -117,8 +120,10 @@ class LocalStore:
 
         async def after_write() -> None:
             self._pending.add(key)
-            self._wake_no_later(key, now_ms() + FAST_PATH_DELAY_MS)
-            self._spawn(self.drain(key))
+            ring_by, drain_now = self.timing.after_write(now_ms())
+            self._wake_no_later(key, ring_by)
+            if drain_now:
+                self._spawn(self.drain(key))
 
         host = SessionHost(sql, self.shards, after_write, now_ms, self.lifecycle, self.archive)
         self._hosts[key] = (host, sql)

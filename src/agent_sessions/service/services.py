@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mirror.shards import MirrorRouter
+from ..mirror.shards import Shards
 from .auth import TokenTable
 from .sessions import Sessions
 
@@ -13,7 +13,7 @@ from .sessions import Sessions
 @dataclass(frozen=True)
 class Services:
     sessions: Sessions
-    index: MirrorRouter
+    index: Shards
     """D1 (or the local mirror files), by tenant: listings are cross-session reads, so they
     use SQL on the tenant's database instead of fanning out to Durable Objects."""
     tokens: TokenTable | None

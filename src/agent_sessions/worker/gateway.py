@@ -24,13 +24,17 @@ from ..adapters.d1 import d1_shards
 from ..adapters.do_namespace import durable_object_transport
 from ..adapters.rpc import to_python
 from ..engine import InvalidInput, SessionError, SessionKey
+from ..engine.errors import Misconfigured
 from ..engine.limits import DEFAULT_PAGE_SIZE
 from ..engine.operations import OPERATIONS, Operation
 from ..engine.values import new_id
 from ..http.app import create_app
+from ..mirror.timing import SETTING as DRAIN_DELAY
+from ..mirror.timing import DrainTiming
 from ..service.auth import TOKENS_VARIABLE, TokenTable
 from ..service.fork import fork_session
 from ..service.listing import list_sessions
+from ..service.moves import check_tenant, clear_tenant, copy_tenant
 from ..service.search import search_entries
 from ..service.services import Services
 from ..service.sessions import Sessions
@@ -44,8 +48,13 @@ def tokens_of(spec: str | None) -> TokenTable:
 
 
 def services_of(env: Any) -> Services:
-    """A shard map that names an unbound database refuses every request (503, saying which):
-    a deployment that cannot place tenants takes no writes its mirror could not deliver."""
+    """Settings that cannot be used (a shard map naming an unbound database, a bad drain
+    delay) refuse every request (503, saying which): a deployment that cannot place tenants
+    takes no writes its mirror could not deliver."""
+    try:
+        DrainTiming.from_setting(getattr(env, DRAIN_DELAY, None))
+    except ValueError as exc:
+        raise Misconfigured(str(exc)) from None
     return Services(
         Sessions(durable_object_transport(env.SESSIONS)),
         d1_shards(env),
@@ -155,6 +164,35 @@ class Default(WorkerEntrypoint):
             return await fork_session(s.sessions, source, child, at_seq, at_entry_id, r)
 
         return await self._rpc(call)
+
+    async def copy_tenant(self, tenant: Any, after: Any = None) -> dict[str, Any]:
+        """Moving a tenant to another D1 database (service/moves.py), step 1: a page of its
+        sessions resync into the new one; go on from `next` until it is null."""
+        return await self._rpc(
+            lambda s: copy_tenant(s.sessions, s.index, self._tenant(tenant), self._after(after))
+        )
+
+    async def check_tenant(self, tenant: Any, after: Any = None) -> dict[str, Any]:
+        """Step 1's end: the sessions of a page not yet equal in the new database."""
+        return await self._rpc(
+            lambda s: check_tenant(s.sessions, s.index, self._tenant(tenant), self._after(after))
+        )
+
+    async def clear_tenant(self, tenant: Any, binding: Any) -> dict[str, Any]:
+        """Step 3, after the switch: the tenant's rows leave the database it left."""
+        return await self._rpc(
+            lambda s: clear_tenant(s.index, self._tenant(tenant), str(to_python(binding)))
+        )
+
+    def _tenant(self, tenant: Any) -> str:
+        return self._key(tenant, "move").tenant_id  # validates the tenant id
+
+    @staticmethod
+    def _after(after: Any) -> str:
+        value = to_python(after)
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput("after must be a cursor (a session id) or null")
+        return value or ""
 
 
 OWN_SHAPES = frozenset({"create_session", "read_entries", "import_session", "export_session"})
