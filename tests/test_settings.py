@@ -183,3 +183,28 @@ def test_the_consumer_example_reads_the_database_the_mirror_writes(
     assert placed == [shards.place(t).read for t in tenants]
     readable = {*shards.pool, *(p.read for p in shards.explicit.values())}
     assert set(placed) == readable, "200 tenants reach every database they can be on"
+
+
+def test_a_deploy_is_refused_when_the_shard_settings_name_an_unbound_database(
+    tmp_path: Path,
+) -> None:
+    """scripts/shards.py check, which `npm run deploy` and `npm run check` run first."""
+
+    def check(config: Path) -> subprocess.CompletedProcess[str]:
+        script = [sys.executable, str(ROOT / "scripts" / "shards.py"), "check"]
+        return subprocess.run(
+            [*script, "--config", str(config)], capture_output=True, text=True, check=False
+        )
+
+    ours = check(ROOT / "wrangler.toml")
+    assert (ours.returncode, ours.stdout.strip()) == (0, "wrangler.toml: D1 shards DB")
+    config = (ROOT / "wrangler.toml").read_text()
+    sharded = config.replace("[vars]\n", '[vars]\nD1_SHARDS = ["DB", "DB_1"]\n', 1)
+    (tmp_path / "wrangler.toml").write_text(sharded)
+    refused = check(tmp_path / "wrangler.toml")
+    assert refused.returncode == 1
+    assert "D1_SHARDS names ['DB_1'], which is not bound as D1 databases" in refused.stderr
+    more = '\n[[d1_databases]]\nbinding = "DB_1"\ndatabase_name = "more"\ndatabase_id = "1"\n'
+    (tmp_path / "wrangler.toml").write_text(sharded + more)
+    again = check(tmp_path / "wrangler.toml")
+    assert (again.returncode, again.stdout.strip()) == (0, "wrangler.toml: D1 shards DB, DB_1")
