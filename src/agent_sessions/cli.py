@@ -19,6 +19,25 @@ TOKENS_HELP = f"""Tokens: set {TOKENS_VARIABLE} (or --tokens-file) to entries 't
 characters. Or pass --no-auth for a single-user local setup (tenant 'default')."""
 
 
+SETTINGS = (
+    ("--ttl-seconds", "SESSION_TTL_SECONDS", "default lifetime of a new session (expires_at)"),
+    ("--idle-timeout-seconds", "IDLE_TIMEOUT_SECONDS",
+     "mark active sessions idle this long abandoned"),
+    ("--archive-after-seconds", "ARCHIVE_AFTER_SECONDS",
+     "move sessions idle this long to the archive (<data-dir>/archive)"),
+    ("--d1-shards", SHARDS_SETTING,
+     'the mirror\'s databases, a JSON list of binding names (default ["DB"]), a file each in '
+     "<data-dir>: d1.sqlite for DB, d1-<NAME>.sqlite for the others"),
+    ("--tenant-shards", TENANTS_SETTING,
+     'tenants placed explicitly, a JSON object {"tenant": "BINDING"}; the others are hashed '
+     "over the bindings no tenant was given"),
+    ("--mirror-drain-delay-ms", DRAIN_DELAY,
+     "0 (default): a write drains to the mirror at once; N: N ms later, so that a burst of "
+     "writes to a session is one batch"),
+)  # fmt: skip
+"""The flags that take a Worker setting (its `[vars]`), which is also their default."""
+
+
 def tokens_from(args: argparse.Namespace) -> TokenTable | None:
     """The token table, or None for --no-auth; exits with a clear message when unusable."""
     if args.no_auth:
@@ -45,40 +64,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--data-dir", default="./data", help="where session files live")
     serve.add_argument("--tokens-file", help=f"a file of tokens, instead of ${TOKENS_VARIABLE}")
     serve.add_argument("--no-auth", action="store_true", help="no tokens: everyone is 'default'")
-    serve.add_argument(
-        "--ttl-seconds",
-        default=os.environ.get("SESSION_TTL_SECONDS"),
-        help="default lifetime of a new session (expires_at); env SESSION_TTL_SECONDS",
-    )
-    serve.add_argument(
-        "--idle-timeout-seconds",
-        default=os.environ.get("IDLE_TIMEOUT_SECONDS"),
-        help="mark active sessions idle this long abandoned; env IDLE_TIMEOUT_SECONDS",
-    )
-    serve.add_argument(
-        "--archive-after-seconds",
-        default=os.environ.get("ARCHIVE_AFTER_SECONDS"),
-        help="move sessions idle this long to the archive (<data-dir>/archive); "
-        "env ARCHIVE_AFTER_SECONDS",
-    )
-    serve.add_argument(
-        "--d1-shards",
-        default=os.environ.get(SHARDS_SETTING),
-        help='the mirror\'s databases, a JSON list of binding names (default ["DB"]), a file '
-        f"each in <data-dir>: d1.sqlite for DB, d1-<NAME>.sqlite for others; env {SHARDS_SETTING}",
-    )
-    serve.add_argument(
-        "--tenant-shards",
-        default=os.environ.get(TENANTS_SETTING),
-        help='tenants placed explicitly, a JSON object {"tenant": "BINDING"}; the others are '
-        f"hashed over the rest; env {TENANTS_SETTING}",
-    )
-    serve.add_argument(
-        "--mirror-drain-delay-ms",
-        default=os.environ.get(DRAIN_DELAY),
-        help="0 (default): a write drains to the mirror at once; N: N ms later, so that a "
-        f"burst of writes to a session is one batch; env {DRAIN_DELAY}",
-    )
+    for flag, variable, text in SETTINGS:
+        serve.add_argument(flag, default=os.environ.get(variable), help=f"{text}; env {variable}")
     serve.add_argument(
         "--body-timeout-seconds",
         type=float,
