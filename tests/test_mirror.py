@@ -28,7 +28,7 @@ from agent_sessions.local.store import LocalStore
 from agent_sessions.mirror.drain import backoff_ms
 from agent_sessions.mirror.limits import MAX_PARAMS, STATEMENTS_PER_DRAIN
 from agent_sessions.mirror.ports import MirrorPort, Statement
-from agent_sessions.mirror.shards import MirrorRouter
+from agent_sessions.mirror.shards import MirrorRouter, Unroutable
 from agent_sessions.mirror.timing import DrainTiming
 
 from .conftest import Clock
@@ -449,6 +449,10 @@ def test_resync_of_a_deleted_session_purges_leftovers(d1: D1Set, clock: Clock) -
     assert d1.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
 
 
+async def nothing() -> None:
+    return None
+
+
 class Gate:
     """A mirror port whose batches wait at a gate until the test opens it."""
 
@@ -472,9 +476,6 @@ def test_two_drains_of_one_store_lose_no_work(tmp_path: Any, clock: Clock) -> No
     A's acknowledgement ("id <= n") deleted that write's work before anyone sent it."""
     d1, key = SqliteMirror(tmp_path / "d1.sqlite"), SessionKey("t", "s")
     gate = Gate(d1)
-
-    async def nothing() -> None:
-        return None
 
     def host(mirror: MirrorPort) -> SessionHost:
         return SessionHost(SqliteSql(connect(tmp_path / "s.sqlite")), mirror, nothing, clock)
@@ -530,3 +531,21 @@ def test_a_bad_drain_delay_names_the_setting(bad: Any) -> None:
         DrainTiming.from_setting(bad)
     assert DrainTiming.from_setting("") == DrainTiming.from_setting(None) == DrainTiming(0)
     assert DrainTiming.from_setting(" 250 ").delay_ms == 250
+
+
+def test_settings_that_place_no_tenant_keep_the_work_and_say_why(clock: Clock) -> None:
+    """What a Durable Object runs with unusable shard settings (worker/session_object.py):
+    writes land, the drain fails with the settings' problem and backs off, nothing is lost;
+    once a deploy fixes them, the same outbox drains."""
+    fleet = Fleet(Unroutable("D1_SHARDS names ['DB_9'], which is not bound"), clock)
+    key = SessionKey("t", "s")
+    run(fleet.call(key, "create_session", {}))
+    status = run(fleet.host(key).drain())
+    assert status["pending"] == 1
+    assert status["last_error"] == "Misconfigured: D1_SHARDS names ['DB_9'], which is not bound"
+    assert status["next_attempt_at"] > clock.now
+    fleet.mirror = SqliteMirror(":memory:")  # the deploy: the same store, usable settings
+    fleet.hosts.clear()
+    fixed = SessionHost(SqliteSql(fleet.raw[key], DURABLE_OBJECT), fleet.mirror, nothing, clock)
+    assert run(fixed.drain())["pending"] == 0
+    assert run(fixed.call("verify_mirror", key, ()))["equal"]
