@@ -81,7 +81,7 @@ THINK_MS = 5_000
 DELAYS_MS = (0, 250, 1_000)
 
 
-async def _timed(turns: int, timing: DrainTiming) -> dict[str, Any]:
+async def timed(turns: int, timing: DrainTiming) -> dict[str, Any]:
     counter = CountingMirror(SqliteMirror(":memory:"))
     key = SessionKey("bench", "timed")
     now = [0]
@@ -128,5 +128,5 @@ def mirror_figures(turns: int) -> dict[str, Any]:
     return {
         "drained_each_turn": asyncio.run(_run(turns, drain_each_turn=True)),
         "burst": asyncio.run(_run(turns, drain_each_turn=False)),
-        "delayed": [asyncio.run(_timed(turns, DrainTiming(d))) for d in DELAYS_MS],
+        "delayed": [asyncio.run(timed(turns, DrainTiming(d))) for d in DELAYS_MS],
     }
