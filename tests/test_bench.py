@@ -66,7 +66,7 @@ def test_load_smoke_run_serves_every_phase_without_error(tmp_path: Path) -> None
     assert "| 32 writers on one session |" in (out / "load.md").read_text()
 
 
-RUNTIME_SYSTEMS = {"http", "rpc", "floor", "peer", "cpython"}
+RUNTIME_SYSTEMS = {"http", "rpc", "floor", "pyfloor", "peer", "cpython"}
 
 
 @pytest.mark.workerd

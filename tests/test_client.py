@@ -219,3 +219,20 @@ def test_deep_data_is_refused_once_and_writes_no_version(server: Server) -> None
         client.save_data("deep-data", deep)
     assert refused.value.http_status == 422  # type: ignore[attr-defined]
     assert client.get_session("deep-data").version == 1
+
+
+def test_expires_at_none_means_never_over_the_servers_default(tmp_path: Any) -> None:
+    """With SESSION_TTL_SECONDS set, a session made without expires_at gets the default; one
+    made with expires_at=None never expires (null is sent, not left out)."""
+    env = {**os.environ, "AGENT_SESSIONS_TOKENS": f"{TOKEN}=team", "SESSION_TTL_SECONDS": "3600"}
+    running = Server(tmp_path / "data", env=env)
+    try:
+        client = Client(running.base, TOKEN)
+        defaulted = client.create_session()
+        never = client.create_session(expires_at=None)
+        chosen = client.create_session(expires_at=defaulted.created_at + 5_000)
+    finally:
+        running.stop()
+    assert defaulted.expires_at == defaulted.created_at + 3_600_000
+    assert never.expires_at is None
+    assert chosen.expires_at == defaulted.created_at + 5_000

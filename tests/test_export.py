@@ -10,6 +10,7 @@ import pytest
 from agent_sessions.engine import NotFound, SessionEngine, SessionKey
 from agent_sessions.engine import snapshot as doc
 from agent_sessions.engine.limits import EXPORT_PART_CHARS
+from agent_sessions.service.transfer import parse_import
 
 
 def test_a_large_session_leaves_in_parts_that_join_into_the_document(
@@ -38,3 +39,24 @@ def test_an_export_of_a_missing_session_is_not_found(
 ) -> None:
     with pytest.raises(NotFound):
         engine.export_session(key, 0)
+
+
+SEPARATORS = "a\u2028b\u2029c\u0085d\x1ce\x0bf\r\ng"
+"""Characters str.splitlines() splits at, which JSON leaves unescaped (or escapes: \\x1c)."""
+
+
+def test_text_with_line_separators_survives_export_and_import(
+    engine: SessionEngine, key: SessionKey
+) -> None:
+    """An export line holds them raw (ensure_ascii=False): the document splits at "\\n" only,
+    or the session could not be imported again, nor restored from the cold tier."""
+    engine.create_session(key, {"title": SEPARATORS})
+    engine.append(key, [{"type": "message", "content": SEPARATORS, "payload": {"p": SEPARATORS}}])
+    text = engine.export_session(key, 0)["text"]
+    assert "\u2028" in text, "the document holds the character itself"
+    _, fields, entries = parse_import(doc.compress(text))  # a cold-tier snapshot
+    assert fields["title"] == SEPARATORS
+    assert (entries[0]["content"], entries[0]["payload"]) == (SEPARATORS, {"p": SEPARATORS})
+    copy = SessionKey(key.tenant_id, key.session_id + "-copy")
+    engine.import_session(copy, fields, entries)
+    assert engine.read_entries(copy)["entries"][0]["content"] == SEPARATORS

@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from agent_sessions.adapters.d1 import d1_shards
+from agent_sessions.adapters.d1_shards import d1_shards
 from agent_sessions.cli import main
 from agent_sessions.engine.errors import Misconfigured
 from agent_sessions.engine.lifecycle import Lifecycle
@@ -132,10 +132,12 @@ def test_a_shard_map_naming_an_unbound_database_is_refused_by_name() -> None:
 
     env = SimpleNamespace(DB=Database(), DB_1="not a database", D1_SHARDS='["DB", "DB_1", "DB_2"]')
     with pytest.raises(Misconfigured, match=r"D1_SHARDS names \['DB_1', 'DB_2'\], which are not"):
-        d1_shards(env)
+        d1_shards(env, lambda db: db)
     env.D1_SHARDS = '["DB"]'
-    assert d1_shards(env).map == ShardMap()
-    assert d1_shards(SimpleNamespace(DB=Database())).map == ShardMap(), "unsharded as before"
+    assert d1_shards(env, lambda db: db).map == ShardMap()
+    assert d1_shards(SimpleNamespace(DB=Database()), lambda db: db).map == ShardMap(), (
+        "unsharded as before"
+    )
 
 
 @pytest.mark.parametrize(

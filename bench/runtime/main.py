@@ -46,6 +46,7 @@ def build_systems(fleet: Fleet) -> dict[str, System]:
         "http": SessionsHttp("http", SYSTEMS["http"], Loopback(fleet.base("http"), auth)),
         "rpc": SessionsRpc("rpc", SYSTEMS["rpc"], Loopback(fleet.base("rpc"))),
         "floor": Floor("floor", SYSTEMS["floor"], Loopback(fleet.base("floor"))),
+        "pyfloor": Floor("pyfloor", SYSTEMS["pyfloor"], Loopback(fleet.base("pyfloor"))),
         "peer": Peer("peer", SYSTEMS["peer"], Loopback(fleet.base("peer"))),
         "cpython": SessionsHttp("cpython", SYSTEMS["cpython"], Loopback(fleet.base("cpython"))),
     }

@@ -1,4 +1,4 @@
-"""The processes of one run: five `wrangler dev` processes and the local server, each with
+"""The processes of one run: six `wrangler dev` processes and the local server, each with
 state in the run's scratch directory and its own ports, so that other runs (and other
 people's `wrangler dev`) never meet this one.
 
@@ -7,6 +7,7 @@ people's `wrangler dev`) never meet this one.
   from this repository's wrangler.toml (scripts/workerd/launch.py gives every Python Worker of
   a process the offline Pyodide flag);
 - **floor** and **peer**: the JavaScript Workers of floor/ and peer/;
+- **pyfloor**: floor/ in Python (pyfloor/), what Python costs on the platform;
 - **trivial**: the trivial Python Worker, the yardstick of a fresh isolate's first request;
 - **cpython**: `agent-sessions serve --no-auth`.
 """
@@ -73,15 +74,18 @@ def migrated_d1(env: Mapping[str, str]) -> Path:
     return template
 
 
-def trivial_worker(scratch: Path, env: Mapping[str, str]) -> Wrangler:
-    """trivial/ copied into the scratch directory beside the runtime SDK that scripts/setup.sh
-    vendors for the example Python Worker (the runtime ships no SDK)."""
-    folder = scratch / "trivial"
-    shutil.copytree(HERE / "trivial", folder, dirs_exist_ok=True)
+def python_worker(
+    name: str, scratch: Path, env: Mapping[str, str], variables: Mapping[str, str] | None = None
+) -> Wrangler:
+    """A Python Worker of this folder (trivial/, pyfloor/) copied into the scratch directory
+    beside the runtime SDK that scripts/setup.sh vendors for the example Python Worker (the
+    runtime ships no SDK)."""
+    folder = scratch / name
+    shutil.copytree(HERE / name, folder, dirs_exist_ok=True)
     sdk = ROOT / "examples" / "python-rpc-worker" / "python_modules"
     shutil.copytree(sdk, folder / "python_modules", dirs_exist_ok=True)
-    state = scratch / "trivial-state"
-    return Wrangler("trivial", [folder / "wrangler.toml"], folder, state, env)
+    state = scratch / f"{name}-state"
+    return Wrangler(name, [folder / "wrangler.toml"], folder, state, env, variables or {})
 
 
 @dataclass
@@ -130,7 +134,8 @@ class Fleet:
         self.rpc = self._python("rpc", [HERE / "caller" / "wrangler.toml", ROOT / "wrangler.toml"])
         self.floor = self._javascript("floor", floor_variables())
         self.peer = self._javascript("peer")
-        self.trivial = trivial_worker(scratch, self.env)
+        self.pyfloor = python_worker("pyfloor", scratch, self.env, floor_variables())
+        self.trivial = python_worker("trivial", scratch, self.env)
         self.cpython = LocalServer(scratch / "cpython-data")
         self._stopping: list[threading.Thread] = []
 
@@ -150,6 +155,7 @@ class Fleet:
             "rpc": self.rpc,
             "floor": self.floor,
             "peer": self.peer,
+            "pyfloor": self.pyfloor,
             "trivial": self.trivial,
         }
 

@@ -12,6 +12,7 @@ SYSTEMS = {
     "http": "agent-sessions, HTTP (workerd)",
     "rpc": "agent-sessions, RPC (workerd)",
     "floor": "JS floor: our statements (workerd)",
+    "pyfloor": "Python floor: our statements (workerd)",
     "peer": "agents AIChatAgent (workerd)",
     "cpython": "agent-sessions, local server (CPython)",
 }
@@ -22,7 +23,15 @@ OPS = {
     "compacted_context": "context after a compaction",
     "agents_turn": "OpenAI Agents Runner.run turn",
 }
-RATIOS = (("http", "floor"), ("http", "peer"), ("rpc", "floor"))
+RATIOS = (
+    ("http", "floor"),
+    ("http", "peer"),
+    ("rpc", "floor"),
+    ("pyfloor", "floor"),
+    ("http", "pyfloor"),
+)
+"""The ratio columns: to the JavaScript floor and the peer, and what Python itself costs
+(the Python floor to the JavaScript one; agent-sessions to the Python floor)."""
 
 
 def op_label(op: str, results: dict[str, Any]) -> str:

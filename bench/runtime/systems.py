@@ -4,6 +4,7 @@
   session's Durable Object;
 - `rpc`: the same Worker called over a service binding by a JavaScript Worker (caller/);
 - `floor`: a JavaScript Durable Object running the engine's own statements (floor/);
+- `pyfloor`: the same in Python (pyfloor/): the platform's cost of Python;
 - `peer`: the Agents SDK's AIChatAgent (peer/);
 - `cpython`: the engine under CPython, `agent-sessions serve` (the local server).
 
@@ -109,7 +110,8 @@ class SessionsHttp:
 
 
 class Floor(SessionsHttp):
-    """The floor answers the same routes; a session is created at its own path."""
+    """The floors (JavaScript and Python) answer the same routes; a session is created at its
+    own path."""
 
     def create(self, session: str) -> None:
         self.client.call("POST", f"/v1/sessions/{session}")

@@ -135,8 +135,13 @@ class SessionHost:
         return await verify(self._sql, self._mirror.writers(key.tenant_id)[0], key)
 
     async def drain(self) -> dict[str, Any]:
-        """Send what the outbox holds to the mirror now (the fast path after a write)."""
+        """Send what the outbox holds to the mirror now; the mirror status after."""
         return await self._drain.drain()
+
+    async def deliver(self) -> int | None:
+        """Send what the outbox holds to the mirror now (the fast path after a write); when
+        to try again, None once it is all sent."""
+        return await self._drain.deliver()
 
     def pending(self) -> dict[str, Any]:
         """The drain's state, without running it (what local mode's /healthz sums up)."""
@@ -197,7 +202,7 @@ class SessionHost:
         return await self.cold.run(self._clock(), self._drain_pending, self._recheck)
 
     async def _drain_due(self) -> int | None:
-        return (await self.drain())["next_attempt_at"]
+        return await self.deliver()
 
     def _recheck(self) -> None:
         """Archiving changes what this instance knows: anything used from now on (also while

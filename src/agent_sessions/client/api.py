@@ -32,6 +32,18 @@ DEFAULT_RETRY = Retry()
 Entry = Mapping[str, Any] | BaseModel
 
 
+class _Default:
+    """The type of `DEFAULT`."""
+
+    def __repr__(self) -> str:
+        return "DEFAULT"
+
+
+DEFAULT: Any = _Default()
+"""`expires_at` not given: the server's default applies (SESSION_TTL_SECONDS, or none);
+None is sent as null, "never expires", which overrides that default."""
+
+
 def _path(session_id: str, tail: str = "") -> str:
     return f"/v1/sessions/{urllib.parse.quote(session_id, safe='')}{tail}"
 
@@ -66,14 +78,17 @@ class Operations(Generic[R]):
         title: str | None = None,
         metadata: dict[str, Any] | None = None,
         data: Any = None,
-        expires_at: int | None = None,
+        expires_at: int | None = DEFAULT,
     ) -> R:
-        """-> Session"""
-        body = {
+        """-> Session. `expires_at`: ms since the epoch; None for never (over the server's
+        SESSION_TTL_SECONDS); left out, the server's default."""
+        body = _present({
             "id": session_id, "user_id": user_id, "agent_name": agent_name, "title": title,
-            "metadata": metadata, "data": data, "expires_at": expires_at,
-        }  # fmt: skip
-        return self._send(Call("POST", "/v1/sessions", body=_present(body)), Session)
+            "metadata": metadata, "data": data,
+        })  # fmt: skip
+        if expires_at is not DEFAULT:
+            body["expires_at"] = expires_at
+        return self._send(Call("POST", "/v1/sessions", body=body), Session)
 
     def get_session(self, session_id: str) -> R:
         """-> Session"""

@@ -25,10 +25,10 @@ BODY_DEPTH = MAX_JSON_DEPTH + 3
 """The deepest a request body (or a line of an import) nests: a payload sits 3 levels down
 ({"entries": [{...}]})."""
 MAX_IMPORT_BYTES = 16 * 1024 * 1024
+"""An import's JSON Lines text, after gzip: inflation stops here (a gzip bomb is a 413)."""
 EXPORT_PART_CHARS = 4 * 1024 * 1024
 """An export leaves a Durable Object in parts of about this many characters: one RPC answer
 each, far below the runtime's RPC message limit, whatever the session's size."""
-"""An import's JSON Lines text, after gzip: inflation stops here (a gzip bomb is a 413)."""
 MAX_IMPORT_ENTRIES = 20_000
 """Entries in one import. An import is one transaction, and locally the whole server waits for
 it: 20,000 entries take about a second on a slow machine (400,000 held it for 5 s)."""

@@ -65,7 +65,7 @@ def parse(text: str, max_entries: int | None = None) -> tuple[dict[str, Any], li
     """(session, entries) of a document; refuses other formats, so a future v2 is never
     misread as v1, and (with `max_entries`) documents with more entries, before parsing them."""
     records = []
-    for number, raw in enumerate(text.splitlines(), 1):
+    for number, raw in enumerate(text.split("\n"), 1):  # not splitlines: U+2028 is text
         if not raw.strip():
             continue
         if max_entries is not None and len(records) > max_entries:

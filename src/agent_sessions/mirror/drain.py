@@ -52,6 +52,12 @@ class MirrorDrain:
 
         Returns the mirror status; `next_attempt_at` says when to run again (None: idle).
         """
+        await self.deliver(max_statements)
+        return self.status()
+
+    async def deliver(self, max_statements: int = STATEMENTS_PER_DRAIN) -> int | None:
+        """`drain` without the status: only when to run again (None: the outbox is empty).
+        What runs after every write: an emptied outbox needs no read to say so."""
         if self._lock is None:
             self._lock = asyncio.Lock()
         async with self._lock:
@@ -59,7 +65,7 @@ class MirrorDrain:
             while sent < max_statements:
                 batch = plan_batch(self._sql)
                 if batch is None:
-                    break
+                    return None
                 try:
                     for port in self._router.writers(batch.tenant):
                         await port.apply(batch.statements)
@@ -79,7 +85,7 @@ class MirrorDrain:
                     break
                 self._unrecorded = None
                 sent += len(batch.statements)
-            return self.status()
+            return self.status()["next_attempt_at"]
 
     def _record_failure(self, exc: Exception) -> None:
         """Count the failure and set the retry time. When the store cannot be written either

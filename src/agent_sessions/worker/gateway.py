@@ -20,7 +20,8 @@ from typing import Any
 
 from workers import WorkerEntrypoint, asgi
 
-from ..adapters.d1 import d1_shards
+from ..adapters.d1 import D1Mirror
+from ..adapters.d1_shards import d1_shards
 from ..adapters.do_namespace import durable_object_transport
 from ..adapters.rpc import to_python
 from ..engine import InvalidInput, SessionError, SessionKey
@@ -57,7 +58,7 @@ def services_of(env: Any) -> Services:
         raise Misconfigured(str(exc)) from None
     return Services(
         Sessions(durable_object_transport(env.SESSIONS)),
-        d1_shards(env),
+        d1_shards(env, D1Mirror),
         tokens_of(getattr(env, TOKENS_VARIABLE, None) or None),
     )
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from workers import DurableObject, python_to_rpc
 
-from ..adapters.d1 import d1_shards
+from ..adapters.d1 import D1Mirror
+from ..adapters.d1_shards import d1_shards
 from ..adapters.durable_object import DurableObjectSql
 from ..adapters.r2 import R2Archive
 from ..adapters.rpc import envelope, to_python, wait_until
@@ -69,9 +70,9 @@ class SessionObject(DurableObject):
             self._alarm_at = at
 
     async def _drain(self) -> None:
-        status = await self.host.drain()
-        if status["next_attempt_at"] is not None:
-            await self._alarm_no_later_than(status["next_attempt_at"])
+        retry_at = await self.host.deliver()
+        if retry_at is not None:
+            await self._alarm_no_later_than(retry_at)
 
     async def alarm(self, *_: Any) -> None:
         """Alarms are at-least-once; a sweep or drain with nothing due does nothing."""
@@ -104,7 +105,7 @@ def _router(env: Any) -> MirrorRouter:
     """The tenant's D1 database; with settings that place no one, a drain that fails saying
     why (and retries), so that the object still starts and keeps what it is given."""
     try:
-        return d1_shards(env)
+        return d1_shards(env, D1Mirror)
     except Misconfigured as exc:
         return Unroutable(exc.message)
 
