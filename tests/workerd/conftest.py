@@ -18,7 +18,6 @@ from pathlib import Path
 import pytest
 
 from ..conftest import ROOT
-from ..shards import SHARDINGS
 from .stack import Stack
 
 NEEDED = (
@@ -28,15 +27,21 @@ NEEDED = (
 )
 POLICY = {"SESSION_TTL_SECONDS": "3600", "IDLE_TIMEOUT_SECONDS": "1", "ARCHIVE_AFTER_SECONDS": "3"}
 """The lifecycle policy and the cold tier, switched on through the Worker's vars."""
+WORKERD_SHARDS = {
+    "D1_SHARDS": '["DB", "DB_1", "DB_2"]',
+    "TENANT_SHARDS": '{"mover": {"from": "DB", "to": "DB_2"}}',
+}
+"""The "two-shards" hash of tests/shards.py (DB_2 is a destination, so not in the pool), and
+a tenant "mover" being moved from `DB`, where the hash puts it, to `DB_2` of its own."""
 STACKS = {
     "stack": Stack,
     "policy_stack": lambda state: Stack(state, POLICY, examples=False),
-    "shards_stack": lambda state: Stack(state, examples=False, shards=SHARDINGS["two-shards"]),
+    "shards_stack": lambda state: Stack(state, examples=False, shards=WORKERD_SHARDS),
 }
 EITHER = {"any_stack": ("stack", "shards_stack")}
 """A fixture that runs a test once on each of these stacks: the mirror with one D1
-database, and with two (tenants hashed over `DB` and `DB_1`: "default" on `DB_1`, "acme" on
-`DB`)."""
+database, and with several (tenants hashed over `DB` and `DB_1`: "default" on `DB_1`, "acme"
+on `DB`; WORKERD_SHARDS)."""
 
 
 def _stacks_of(names: Iterable[str]) -> set[str]:

@@ -1,6 +1,7 @@
-"""The sharded mirror in real workerd: a Worker with two D1 bindings and the shard settings
-(tests/shards.py, "two-shards"), each tenant's rows in its own database and nowhere else, and
-listings and searches (HTTP and RPC) reading them there."""
+"""The sharded mirror in real workerd: a Worker with three D1 bindings and the shard settings
+(conftest.WORKERD_SHARDS: tenants hashed over two, a third being given to tenant "mover"),
+each tenant's rows in its own database and nowhere else, listings and searches (HTTP and
+RPC) reading them there, and the copy step of moving "mover" through the gateway's RPC."""
 
 from __future__ import annotations
 
@@ -12,8 +13,9 @@ TENANTS = {"default": TOKEN, "acme": OTHER_TENANT_TOKEN}
 
 
 def test_the_tenants_are_on_different_databases(shards_stack: Stack) -> None:
-    assert shards_stack.bindings == ("DB", "DB_1")
+    assert shards_stack.bindings == ("DB", "DB_1", "DB_2")
     assert {shards_stack.shard_of(t) for t in TENANTS} == {"DB", "DB_1"}
+    assert shards_stack.shard_of("mover") == "DB", "read where it is until the switch"
 
 
 @pytest.mark.parametrize("tenant", sorted(TENANTS))
@@ -47,3 +49,46 @@ def test_each_tenant_is_mirrored_listed_and_searched_in_its_database(
     assert [s["id"] for s in over_rpc["sessions"]] == [sid]
     found = stack.rpc("GATEWAY", "search_entries", tenant, "quartz")["ok"]["hits"]
     assert [h["session_id"] for h in found] == [sid]
+
+
+def count(stack: Stack, binding: str, tenant: str) -> tuple[int, int]:
+    (sessions,) = stack.d1(
+        "SELECT count(*) AS n FROM sessions WHERE tenant_id = ?", tenant, binding=binding
+    )
+    (entries,) = stack.d1(
+        "SELECT count(*) AS n FROM session_entries WHERE tenant_id = ?", tenant, binding=binding
+    )
+    return sessions["n"], entries["n"]
+
+
+def test_a_moving_tenant_is_copied_into_its_new_database(shards_stack: Stack) -> None:
+    """Writes go to both databases; the copy has each session's Durable Object resync into
+    the new one (RPC copy_tenant, in pages), the check finds every session equal there, and
+    the old database, which the reads use until the switch, keeps every row."""
+    stack = shards_stack
+    for n in range(3):
+        sid = f"moving-{n}"
+        stack.rpc("GATEWAY", "create_session", "mover", {"id": sid, "user_id": "m"})
+        turn = [{"type": "message", "content": f"entry {i}"} for i in range(n + 1)]
+        assert "ok" in stack.rpc("GATEWAY", "append", "mover", sid, turn, None, None)
+    stack.d1("DELETE FROM session_entries WHERE tenant_id = 'mover'", binding="DB_2")
+    stack.d1("DELETE FROM sessions WHERE tenant_id = 'mover'", binding="DB_2")  # as if older
+    page, cursor = stack.rpc("GATEWAY", "copy_tenant", "mover", None)["ok"], None
+    assert (page["to"], page["resynced"], page["next"]) == ("DB_2", 3, None), page
+
+    def all_equal() -> bool:
+        page = stack.rpc("GATEWAY", "check_tenant", "mover", cursor)["ok"]
+        return page["checked"] == 3 and page["behind"] == []
+
+    stack.wait_for("the copy", all_equal)
+    assert count(stack, "DB_2", "mover") == count(stack, "DB", "mover") == (3, 6)
+    listed = stack.rpc("GATEWAY", "list_sessions", "mover", {"user_id": "m"})["ok"]["sessions"]
+    assert sorted(s["id"] for s in listed) == ["moving-0", "moving-1", "moving-2"]
+    refused = stack.rpc("GATEWAY", "clear_tenant", "mover", "DB")["error"]
+    assert (refused["code"], "still read or written in 'DB'" in refused["message"]) == (
+        "invalid",
+        True,
+    )
+    not_moving = stack.rpc("GATEWAY", "copy_tenant", "default", None)["error"]
+    assert "is not being moved" in not_moving["message"]
+    assert count(stack, "DB", "mover") == (3, 6), "refusals change nothing"
