@@ -7,6 +7,7 @@ the deploys of the settings (a restart of the store) and a crash in the middle o
 from __future__ import annotations
 
 import asyncio
+import json
 import random
 import sqlite3
 from collections.abc import Sequence
@@ -17,6 +18,7 @@ import pytest
 
 from agent_sessions.adapters.sqlite import SqliteSql, connect
 from agent_sessions.adapters.sqlite_mirror import SqliteMirror
+from agent_sessions.cli import main
 from agent_sessions.engine import InvalidInput, SessionKey
 from agent_sessions.engine.ddl import ENTRY_COLUMNS, SESSION_COLUMNS
 from agent_sessions.engine.ports import Row, SqlValue
@@ -231,3 +233,37 @@ def test_a_resync_while_moving_never_takes_rows_from_the_old_database(tmp_path: 
         assert (await host.call("verify_mirror", key, ()))["equal"], "the new database has it"
 
     asyncio.run(scenario())
+
+
+def test_local_mode_moves_a_tenant_with_the_server_stopped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """`agent-sessions move-tenant`, then the server's next start with the tenant switched,
+    then `clear-tenant`: each step as a user runs it, the data directory checked after."""
+    data = tmp_path / "data"
+    load = Load(data, random.Random(5))
+
+    async def fill() -> None:
+        load.open(BEFORE)
+        await load.burst(80)
+        await load.settled()
+
+    asyncio.run(fill())
+    assert load.store is not None
+    load.store.close()
+    flags = ["--data-dir", str(data), "--d1-shards", '["DB", "DB_1", "DB_2"]']
+    moving = json.dumps({BIG: {"from": FROM, "to": "DB_2"}})
+    with pytest.raises(SystemExit, match="is not being moved"):
+        main(["move-tenant", BIG, *flags, "--tenant-shards", "{}"])
+    assert main(["move-tenant", BIG, *flags, "--tenant-shards", moving]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["to"], report["behind"]) == ("DB_2", [])
+    assert report["copied"] == len({k for k in load.live if k.tenant_id == BIG})
+    assert load.mirrored("DB_2", BIG) == load.held(BIG) == load.mirrored(FROM, BIG)
+    moved = json.dumps({BIG: "DB_2"})
+    with pytest.raises(SystemExit, match=f"still read or written in '{FROM}'"):
+        main(["clear-tenant", BIG, FROM, *flags, "--tenant-shards", moving])
+    assert main(["clear-tenant", BIG, FROM, *flags, "--tenant-shards", moved]) == 0
+    assert load.mirrored(FROM, BIG) == set()
+    assert load.mirrored("DB_2", BIG) == load.held(BIG)
+    assert load.mirrored(MOVED.place(SMALL).read, SMALL) == load.held(SMALL), "small untouched"

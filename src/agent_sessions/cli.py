@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import json
 import os
 import sys
 from collections.abc import Sequence
@@ -53,6 +55,37 @@ def tokens_from(args: argparse.Namespace) -> TokenTable | None:
         sys.exit(f"agent-sessions: {exc}.\n{TOKENS_HELP}")
 
 
+def _settings_flags(parser: argparse.ArgumentParser, only: tuple[str, ...] = ()) -> None:
+    for flag, variable, text in SETTINGS:
+        if not only or variable in only:
+            help_text = f"{text}; env {variable}"
+            parser.add_argument(flag, default=os.environ.get(variable), help=help_text)
+
+
+def _move(args: argparse.Namespace) -> int:
+    """`move-tenant` and `clear-tenant` (local/moving.py); a refusal exits with its message."""
+    from .engine import SessionError  # noqa: PLC0415 - as main's imports, for these commands
+    from .local import moving  # noqa: PLC0415
+    from .local.store import LocalStore  # noqa: PLC0415
+
+    try:
+        shard_map = ShardMap.from_settings(args.d1_shards, args.tenant_shards)
+        store = LocalStore(args.data_dir, shard_map=shard_map)
+    except (ValueError, OSError, SessionError) as exc:
+        sys.exit(f"agent-sessions: {exc}")
+    try:
+        if args.command == "move-tenant":
+            done = asyncio.run(moving.move_tenant(store, args.tenant))
+        else:
+            done = asyncio.run(moving.clear_moved(store, args.tenant, args.binding))
+    except SessionError as exc:
+        sys.exit(f"agent-sessions: {exc.message}")
+    finally:
+        store.close()
+    print(json.dumps(done))
+    return 1 if done.get("behind") else 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     from .local import server  # noqa: PLC0415 - FastAPI and the rest: for the one command
 
@@ -64,15 +97,28 @@ def main(argv: Sequence[str] | None = None) -> int:
     serve.add_argument("--data-dir", default="./data", help="where session files live")
     serve.add_argument("--tokens-file", help=f"a file of tokens, instead of ${TOKENS_VARIABLE}")
     serve.add_argument("--no-auth", action="store_true", help="no tokens: everyone is 'default'")
-    for flag, variable, text in SETTINGS:
-        serve.add_argument(flag, default=os.environ.get(variable), help=f"{text}; env {variable}")
+    _settings_flags(serve)
     serve.add_argument(
         "--body-timeout-seconds",
         type=float,
         default=server.BODY_TIMEOUT_S,
         help="answer 408 to a request whose body has not arrived this long after it began",
     )
+    moving = {
+        "move-tenant": "copy a tenant being moved (TENANT_SHARDS {from, to}) into its new "
+        "mirror file and check it, with the server stopped",
+        "clear-tenant": "remove a moved tenant's rows from the mirror file it left",
+    }
+    for name, text in moving.items():
+        command = commands.add_parser(name, help=text, description=text)
+        command.add_argument("tenant")
+        if name == "clear-tenant":
+            command.add_argument("binding", help="the D1 binding the tenant left, e.g. DB")
+        command.add_argument("--data-dir", default="./data", help="where session files live")
+        _settings_flags(command, (SHARDS_SETTING, TENANTS_SETTING))
     args = parser.parse_args(argv)
+    if args.command in moving:
+        return _move(args)
     if args.command == "serve":
         try:
             lifecycle = Lifecycle.from_settings(
