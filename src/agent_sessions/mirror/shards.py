@@ -159,15 +159,20 @@ class Shards:
     that has no database (a typo in `[vars]`, a binding missing from wrangler.toml), so the
     mistake is found once, with its name, and not as a failing drain later."""
 
-    def __init__(self, shard_map: ShardMap, ports: Mapping[str, MirrorPort]) -> None:
-        missing = [b for b in shard_map.bindings if b not in ports]
+    def __init__(
+        self, shard_map: ShardMap, ports: Mapping[str, MirrorPort], check: bool = True
+    ) -> None:
+        """`ports` by binding; it may make them as they are asked for (the Worker touches
+        only the bindings a request uses). `check=False`: the caller checked these bindings
+        already (once per isolate, not per request)."""
+        missing = [b for b in shard_map.bindings if b not in ports] if check else []
         if missing:
             raise ValueError(
                 f"{SHARDS_SETTING} names {missing}, which {'is' if len(missing) == 1 else 'are'}"
                 " not bound as D1 databases"
             )
         self.map = shard_map
-        self.ports = {b: ports[b] for b in shard_map.bindings}
+        self.ports = ports
 
     def reader(self, tenant: str) -> MirrorPort:
         return self.ports[self.map.place(tenant).read]
