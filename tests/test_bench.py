@@ -98,7 +98,7 @@ def test_runtime_smoke_run_measures_every_system(tmp_path: Path) -> None:
         assert all(s["cpu_median_ms"] is not None for s in cell["systems"].values())
     ops = {cell["op"] for cell in results["cells"]}
     assert ops == {"append", "last", "context", "compacted_context", "agents_turn"}
-    assert set(results["cold_start"]) == {"http", "trivial"}
+    assert set(results["cold_start"]) == {"http", "pyfloor", "trivial"}
     assert set(results["memory"]) == RUNTIME_SYSTEMS
     assert len(results["targets"]) == 8
     assert all(t["value"] is not None for t in results["targets"])

@@ -1,15 +1,18 @@
 """The first request of a fresh isolate, without a snapshot, for agent-sessions (a session
-created: gateway and Durable Object) and for the trivial Python Worker (trivial/).
+created: gateway and Durable Object), for the Python floor (a session created: a Python Worker
+and a Python Durable Object with no framework, pyfloor/) and for the trivial Python Worker
+(trivial/).
 
 A fresh isolate is a workerd just started: the first round is the run's own start (every
 process started, then all left to go idle before the two first requests, one after the
-other); each further round restarts the two `wrangler dev` processes in turn, so both meet
-the same load. Timed from the process's "Ready" to the answer of its first request; the
+other); each further round restarts the `wrangler dev` processes in turn, so all meet the
+same load. Timed from the process's "Ready" to the answer of its first request; the
 start itself (spawn to "Ready") is reported too.
 """
 
 from __future__ import annotations
 
+import itertools
 import statistics
 import time
 from collections.abc import Callable, Mapping
@@ -21,8 +24,11 @@ from .progress import progress
 from .sampling import p95
 
 FirstRequest = Callable[[Loopback], object]
+_FIRSTS = itertools.count()
+"""The floor's sessions are named by the caller: a new one for each fresh isolate."""
 FIRST: dict[str, FirstRequest] = {
     "http": lambda client: client.call("POST", "/v1/sessions", {}),
+    "pyfloor": lambda client: client.call("POST", f"/v1/sessions/first-{next(_FIRSTS)}"),
     "trivial": lambda client: client.call("GET", "/"),
 }
 
@@ -57,8 +63,9 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
 
 
 def run_cold(workers: Mapping[str, Wrangler], reps: int) -> dict[str, Any]:
-    """`workers`: "http" and "trivial", started and idle, never asked anything yet. They are
-    left running (restarted ones too); their workerd processes change with each restart."""
+    """`workers`: "http", "pyfloor" and "trivial", started and idle, never asked anything
+    yet. They are left running (restarted ones too); their workerd processes change with each
+    restart."""
     runs: dict[str, list[dict[str, float]]] = {
         key: [{"first_request_ms": _first(wrangler, key)}] for key, wrangler in workers.items()
     }

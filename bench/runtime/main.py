@@ -56,7 +56,9 @@ def measure(fleet: Fleet, plan: Plan) -> dict[str, Any]:
     fleet.start()
     progress("all systems started")
     quiesce({key: fleet.pid(key) for key in (*SYSTEMS, "trivial")})
-    cold = run_cold({"http": fleet.http, "trivial": fleet.trivial}, plan.cold_reps)
+    cold = run_cold(
+        {"http": fleet.http, "pyfloor": fleet.pyfloor, "trivial": fleet.trivial}, plan.cold_reps
+    )
     pids = {key: fleet.pid(key) for key in SYSTEMS}
     history = HistoryPhase(build_systems(fleet), pids, plan)
     cells = history.run()

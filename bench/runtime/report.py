@@ -69,7 +69,11 @@ def _ratio(cell: dict[str, Any], top: str, bottom: str) -> str:
     return "—" if value is None else f"{value:.1f}x"
 
 
-COLD = {"http": "agent-sessions (create a session)", "trivial": "trivial Python Worker"}
+COLD = {
+    "http": "agent-sessions (create a session)",
+    "pyfloor": "Python floor (create a session)",
+    "trivial": "trivial Python Worker",
+}
 
 
 def _cold_table(cold: dict[str, Any] | None) -> list[str]:
@@ -81,6 +85,8 @@ def _cold_table(cold: dict[str, Any] | None) -> list[str]:
     ]
     lines.append("|---|---|---|")
     for key, label in COLD.items():
+        if key not in cold:
+            continue
         c = cold[key]
         first = f"{_ms(c['median_ms'])} / {_ms(c['p95_ms'])}"
         start = "—" if c["start_median_s"] is None else f"{c['start_median_s']:.1f}"

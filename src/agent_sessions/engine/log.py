@@ -134,9 +134,11 @@ class Log(Fencing):
         statement = q.SELECT_ENTRIES_ASC if order == "asc" else q.SELECT_ENTRIES_DESC
         params = (*key.params, after, before, before, type_filter, type_filter, size + 1)
         rows = self._sql.execute(statement, params)
+        has_more = len(rows) > size
         return {
             "entries": [entry(r) for r in rows[:size]],
-            "has_more": len(rows) > size,
+            "has_more": has_more,
+            "next_cursor": rows[size - 1]["seq"] if has_more else None,
             "version": session["version"],
             "entry_count": session["entry_count"],
             "last_seq": session["last_seq"],

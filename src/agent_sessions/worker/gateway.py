@@ -9,7 +9,9 @@ inline) only reach modules imported before the first request.
 RPC methods take the tenant first (a service binding is trusted: whoever can bind this
 Worker chooses the tenant), positional arguments only, and answer {"ok": result} or
 {"error": {"code", "message", "details"}}: the same envelope as the Durable Object, so JS
-and Python callers get the error's code, which a thrown exception would lose.
+and Python callers get the error's code, which a thrown exception would lose. Where the
+answer is the Durable Object's own (every per-session operation), it is forwarded as the
+object wrote it, never read in Python (adapters/rpc.py `forward`).
 """
 
 from __future__ import annotations
@@ -22,14 +24,19 @@ from workers import WorkerEntrypoint, asgi
 
 from ..adapters.d1 import D1Mirror
 from ..adapters.d1_shards import d1_shards
-from ..adapters.do_namespace import durable_object_transport
-from ..adapters.rpc import to_python
+from ..adapters.do_namespace import (
+    durable_object_answers,
+    durable_object_texts,
+    durable_object_transport,
+)
+from ..adapters.rpc import envelope, forward, to_python
 from ..engine import InvalidInput, SessionError, SessionKey
 from ..engine.errors import Misconfigured
 from ..engine.limits import DEFAULT_PAGE_SIZE
 from ..engine.operations import OPERATIONS, Operation
 from ..engine.values import new_id
 from ..http.app import create_app
+from ..mirror.shards import Shards
 from ..mirror.timing import SETTING as DRAIN_DELAY
 from ..mirror.timing import DrainTiming
 from ..service.auth import TOKENS_VARIABLE, TokenTable
@@ -48,17 +55,21 @@ def tokens_of(spec: str | None) -> TokenTable:
     return TokenTable.parse(spec) if spec else TokenTable({})
 
 
-def services_of(env: Any) -> Services:
-    """Settings that cannot be used (a shard map naming an unbound database, a bad drain
-    delay) refuse every request (503, saying which): a deployment that cannot place tenants
-    takes no writes its mirror could not deliver."""
+def mirror_of(env: Any) -> Shards:
+    """The mirror's databases. Settings that cannot be used (a shard map naming an unbound
+    database, a bad drain delay) refuse every request (503, saying which): a deployment
+    that cannot place tenants takes no writes its mirror could not deliver."""
     try:
         DrainTiming.from_setting(getattr(env, DRAIN_DELAY, None))
     except ValueError as exc:
         raise Misconfigured(str(exc)) from None
+    return d1_shards(env, D1Mirror)
+
+
+def services_of(env: Any) -> Services:
     return Services(
-        Sessions(durable_object_transport(env.SESSIONS)),
-        d1_shards(env, D1Mirror),
+        Sessions(durable_object_transport(env.SESSIONS), durable_object_texts(env.SESSIONS)),
+        mirror_of(env),
         tokens_of(getattr(env, TOKENS_VARIABLE, None) or None),
     )
 
@@ -79,11 +90,24 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Any:
         return await asgi.fetch(HTTP_APP, request, self.env, self.ctx)
 
-    async def _rpc(self, call: Callable[[Services], Awaitable[Any]]) -> dict[str, Any]:
+    async def _rpc(self, call: Callable[[Services], Awaitable[Any]]) -> Any:
+        """A result the gateway made, or an engine error, as the envelope."""
         try:
-            return {"ok": await call(services_of(self.env))}
+            return forward(envelope(await call(services_of(self.env))))
         except SessionError as exc:
-            return {"error": exc.to_dict()}
+            return forward(envelope(error=exc))
+
+    async def _forward(
+        self, operation: str, make: Callable[[], tuple[SessionKey, tuple[Any, ...]]]
+    ) -> Any:
+        """The session's Durable Object's own answer to `operation`, forwarded as it is;
+        `make` gives the key and the arguments (an InvalidInput there is answered here)."""
+        try:
+            mirror_of(self.env)  # refuses settings that cannot be used, as every request
+            key, args = make()
+        except SessionError as exc:
+            return forward(envelope(error=exc))
+        return forward(await durable_object_answers(self.env.SESSIONS)(key, operation, args))
 
     def _key(self, tenant: Any, session_id: Any) -> SessionKey:
         return SessionKey(to_python(tenant), to_python(session_id))
@@ -98,21 +122,21 @@ class Default(WorkerEntrypoint):
 
         return await self._rpc(call)
 
-    async def read_entries(self, tenant: Any, session_id: Any, query: Any = None) -> dict[str, Any]:
+    async def read_entries(self, tenant: Any, session_id: Any, query: Any = None) -> Any:
         """query: after_seq, before_seq, types, limit, order (all optional)."""
 
-        async def call(s: Services) -> Any:
+        def make() -> tuple[SessionKey, tuple[Any, ...]]:
             q = _options(query, "query")
-            return await s.sessions.read_entries(
-                self._key(tenant, session_id),
+            values = (
                 q.get("after_seq", 0),
                 q.get("before_seq"),
                 q.get("types"),
                 q.get("limit", DEFAULT_PAGE_SIZE),
                 q.get("order", "asc"),
             )
+            return self._key(tenant, session_id), OPERATIONS["read_entries"].bind(values)
 
-        return await self._rpc(call)
+        return await self._forward("read_entries", make)
 
     async def list_sessions(self, tenant: Any, filters: Any = None) -> dict[str, Any]:
         """filters: user_id, agent_name, status, updated_since, updated_before, limit, cursor."""
@@ -203,13 +227,13 @@ engine/operations.py that is not internal is offered as the Durable Object has i
 first: method(tenant, session_id, *the operation's arguments)."""
 
 
-def _passthrough(operation: Operation) -> Callable[..., Awaitable[dict[str, Any]]]:
-    async def method(self: Default, tenant: Any, session_id: Any, *args: Any) -> dict[str, Any]:
-        async def call(s: Services) -> Any:
-            key = self._key(tenant, session_id)
-            return await s.sessions.call(operation.name, key, *(to_python(a) for a in args))
+def _passthrough(operation: Operation) -> Callable[..., Awaitable[Any]]:
+    async def method(self: Default, tenant: Any, session_id: Any, *args: Any) -> Any:
+        def make() -> tuple[SessionKey, tuple[Any, ...]]:
+            values = operation.bind(tuple(to_python(a) for a in args))
+            return self._key(tenant, session_id), values
 
-        return await self._rpc(call)
+        return await self._forward(operation.name, make)
 
     method.__name__ = method.__qualname__ = operation.name
     method.__doc__ = f"RPC: {operation.name}(tenant, session_id, {', '.join(operation.params)})"

@@ -1,0 +1,31 @@
+"""The wire models describe what the engine answers, key for key: the HTTP API sends its
+largest reads (the context, entry pages) as the Durable Object wrote them, without validating
+them against the models again, so a key the engine adds or drops must show up here."""
+
+from __future__ import annotations
+
+from agent_sessions.engine import SessionEngine, SessionKey
+from agent_sessions.engine.statements import ENTRY_READ_COLUMNS
+from agent_sessions.wire import Context, Entry, EntryPage
+
+
+def test_an_entry_has_the_models_fields(engine: SessionEngine, key: SessionKey) -> None:
+    engine.create_session(key, {})
+    engine.append(key, [{"type": "message", "content": "hi", "payload": {"p": 1}}])
+    (read,) = engine.read_entries(key)["entries"]
+    assert set(read) == set(Entry.model_fields) == set(ENTRY_READ_COLUMNS)
+
+
+def test_a_page_and_a_context_have_the_models_fields(
+    engine: SessionEngine, key: SessionKey
+) -> None:
+    engine.create_session(key, {})
+    engine.append(key, [{"type": "message", "content": str(n)} for n in range(3)])
+    page = engine.read_entries(key, limit=2)
+    assert set(page) == set(EntryPage.model_fields)
+    assert (page["has_more"], page["next_cursor"]) == (True, 2)
+    last = engine.read_entries(key, after_seq=2)
+    assert (last["has_more"], last["next_cursor"]) == (False, None)
+    backwards = engine.read_entries(key, order="desc", limit=2)
+    assert backwards["next_cursor"] == 2, "the last seq of the page, going down"
+    assert set(engine.read_context(key)) == set(Context.model_fields)
