@@ -18,6 +18,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
 from functools import cache
+from types import SimpleNamespace
 from typing import Any
 
 from workers import WorkerEntrypoint, asgi
@@ -35,6 +36,7 @@ from ..engine.errors import Misconfigured
 from ..engine.limits import DEFAULT_PAGE_SIZE
 from ..engine.operations import OPERATIONS, Operation
 from ..engine.values import new_id
+from ..http import warm
 from ..http.app import create_app
 from ..mirror.shards import Shards
 from ..mirror.timing import SETTING as DRAIN_DELAY
@@ -75,6 +77,18 @@ def services_of(env: Any) -> Services:
 
 
 HTTP_APP = create_app(lambda request: services_of(request.scope["env"]))
+
+WARM_UP_TOKEN = "warm-up-token-of-no-tenant-0123456789"
+
+
+WARM_UP_ENV = SimpleNamespace(
+    **{TOKENS_VARIABLE: f"{WARM_UP_TOKEN}=warm-up", "SESSIONS": None, "DB": None}
+)
+"""The env of the warm-up requests (http/warm.py): a token of their own, in no real env, and
+no binding (none of them reaches one)."""
+
+
+warm.warm(HTTP_APP, warm.requests(WARM_UP_TOKEN), env=WARM_UP_ENV)
 
 
 def _options(value: Any, what: str) -> dict[str, Any]:
