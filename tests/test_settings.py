@@ -126,18 +126,26 @@ def test_adding_a_shard_moves_only_the_tenants_it_takes() -> None:
 
 
 def test_a_shard_map_naming_an_unbound_database_is_refused_by_name() -> None:
+    """In the Worker (adapters/d1_shards.py): each binding is checked when first used, the
+    one a tenant is placed on, and refused by name; bad settings at once."""
+
     class Database:
         def prepare(self, sql: str) -> None: ...
         def batch(self, statements: list[Any]) -> None: ...
 
     env = SimpleNamespace(DB=Database(), DB_1="not a database", D1_SHARDS='["DB", "DB_1", "DB_2"]')
-    with pytest.raises(Misconfigured, match=r"D1_SHARDS names \['DB_1', 'DB_2'\], which are not"):
+    shards = d1_shards(env, lambda db: db)
+    placed = {b: next(f"t{i}" for i in range(99) if shards.map.place(f"t{i}").read == b)
+              for b in ("DB", "DB_1", "DB_2")}  # fmt: skip
+    assert isinstance(shards.reader(placed["DB"]), Database)
+    for binding in ("DB_1", "DB_2"):
+        message = f"D1_SHARDS names '{binding}', which is not bound as a D1 database"
+        with pytest.raises(Misconfigured, match=message):
+            shards.writers(placed[binding])
+    env.TENANT_SHARDS = '{"big": "DB_9"}'
+    with pytest.raises(Misconfigured, match="places tenant 'big' on 'DB_9'"):
         d1_shards(env, lambda db: db)
-    env.D1_SHARDS = '["DB"]'
-    assert d1_shards(env, lambda db: db).map == ShardMap()
-    assert d1_shards(SimpleNamespace(DB=Database()), lambda db: db).map == ShardMap(), (
-        "unsharded as before"
-    )
+    assert d1_shards(SimpleNamespace(DB=Database()), lambda db: db).map == ShardMap()
 
 
 @pytest.mark.parametrize(

@@ -17,27 +17,27 @@ from ..engine.errors import Misconfigured
 from ..mirror.ports import MirrorPort
 from ..mirror.shards import SHARDS_SETTING, TENANTS_SETTING, ShardMap, Shards
 
-_CHECKED: set[tuple[str | None, str | None]] = set()
-"""Settings whose bindings this isolate found bound: a deploy that changes either starts new
-isolates, so each pair is checked once, not on every request."""
-
 
 class _Bindings(Mapping[str, MirrorPort]):
-    """The ports of `env`'s D1 bindings, made when first asked for: a request touches the one
-    database of its tenant, however many are bound."""
+    """The ports of `env`'s D1 bindings, each made (and checked) when first asked for: a
+    request touches the one database of its tenant, however many are bound, and a binding
+    the settings name but `env` lacks is a `Misconfigured` error naming it (the gateway
+    answers 503 with it; a drain records it and retries), not an AttributeError."""
 
     def __init__(self, env: Any, names: tuple[str, ...], port: Callable[[Any], MirrorPort]):
         self._env, self._names, self._port = env, names, port
         self._made: dict[str, MirrorPort] = {}
 
-    def __contains__(self, name: object) -> bool:
-        return name in self._names and _is_d1(getattr(self._env, str(name), None))
-
     def __getitem__(self, name: str) -> MirrorPort:
         if name not in self._names:
             raise KeyError(name)
         if name not in self._made:
-            self._made[name] = self._port(getattr(self._env, name))
+            binding = getattr(self._env, name, None)
+            if not _is_d1(binding):
+                raise Misconfigured(
+                    f"{SHARDS_SETTING} names {name!r}, which is not bound as a D1 database"
+                )
+            self._made[name] = self._port(binding)
         return self._made[name]
 
     def __iter__(self) -> Iterator[str]:
@@ -54,21 +54,16 @@ def _shard_map(shards: str | None, tenants: str | None) -> ShardMap:
 
 
 def d1_shards(env: Any, port: Callable[[Any], MirrorPort]) -> Shards:
-    """The D1 bindings the settings name, each made a port when used: a binding `env` lacks
-    (or that is no D1 database) is a `Misconfigured` error naming it (the gateway answers 503
-    with it), not a failure at the first query."""
-    settings = (
-        _text(getattr(env, SHARDS_SETTING, None)),
-        _text(getattr(env, TENANTS_SETTING, None)),
-    )
+    """The D1 bindings the settings name. Settings that do not parse are a `Misconfigured`
+    error at once; a binding is checked when a request first uses it (all of them are
+    checked before a deploy: scripts/shards.py)."""
     try:
-        shard_map = _shard_map(*settings)
-        bindings = _Bindings(env, shard_map.bindings, port)
-        made = Shards(shard_map, bindings, check=settings not in _CHECKED)
+        shard_map = _shard_map(
+            _text(getattr(env, SHARDS_SETTING, None)), _text(getattr(env, TENANTS_SETTING, None))
+        )
     except ValueError as exc:
         raise Misconfigured(str(exc)) from None
-    _CHECKED.add(settings)
-    return made
+    return Shards(shard_map, _Bindings(env, shard_map.bindings, port), check=False)
 
 
 def _text(value: Any) -> str | None:

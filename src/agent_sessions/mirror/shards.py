@@ -163,8 +163,8 @@ class Shards:
         self, shard_map: ShardMap, ports: Mapping[str, MirrorPort], check: bool = True
     ) -> None:
         """`ports` by binding; it may make them as they are asked for (the Worker touches
-        only the bindings a request uses). `check=False`: the caller checked these bindings
-        already (once per isolate, not per request)."""
+        only the bindings a request uses). `check=False`: `ports` checks each binding itself
+        when it is asked for it (adapters/d1_shards.py)."""
         missing = [b for b in shard_map.bindings if b not in ports] if check else []
         if missing:
             raise ValueError(

@@ -58,9 +58,10 @@ def tokens_of(spec: str | None) -> TokenTable:
 
 
 def mirror_of(env: Any) -> Shards:
-    """The mirror's databases. Settings that cannot be used (a shard map naming an unbound
-    database, a bad drain delay) refuse every request (503, saying which): a deployment
-    that cannot place tenants takes no writes its mirror could not deliver."""
+    """The mirror's databases. Settings that cannot be used (a shard map that does not parse,
+    a bad drain delay) refuse every request (503, saying which): a deployment that cannot
+    place tenants takes no writes its mirror could not deliver. A database the map names
+    but the Worker lacks is refused where it is used (adapters/d1_shards.py)."""
     try:
         DrainTiming.from_setting(getattr(env, DRAIN_DELAY, None))
     except ValueError as exc:
@@ -117,7 +118,7 @@ class Default(WorkerEntrypoint):
         """The session's Durable Object's own answer to `operation`, forwarded as it is;
         `make` gives the key and the arguments (an InvalidInput there is answered here)."""
         try:
-            mirror_of(self.env)  # refuses settings that cannot be used, as every request
+            mirror_of(self.env)  # refuses settings that cannot be used, as every request does
             key, args = make()
         except SessionError as exc:
             return forward(envelope(error=exc))

@@ -102,8 +102,9 @@ def _timing(value: Any) -> DrainTiming:
 
 
 def _router(env: Any) -> MirrorRouter:
-    """The tenant's D1 database; with settings that place no one, a drain that fails saying
-    why (and retries), so that the object still starts and keeps what it is given."""
+    """The tenant's D1 database; with settings that place no one (or on a database the
+    Worker lacks), a drain that fails saying why and retries, so that the object still
+    starts and keeps what it is given."""
     try:
         return d1_shards(env, D1Mirror)
     except Misconfigured as exc:
