@@ -63,6 +63,7 @@ CREATE TABLE IF NOT EXISTS session_entries (
   input_tokens   INTEGER NOT NULL DEFAULT 0,
   output_tokens  INTEGER NOT NULL DEFAULT 0,
   created_at     INTEGER NOT NULL,
+  blob           TEXT,
   PRIMARY KEY (tenant_id, session_id, seq),
   UNIQUE (tenant_id, session_id, id)
 ) STRICT;
@@ -120,6 +121,20 @@ CREATE TABLE IF NOT EXISTS evicted_sessions (
   version      INTEGER NOT NULL,
   expires_at   INTEGER,
   PRIMARY KEY (tenant_id, session_id)
+) STRICT;
+
+-- Objects in the blob store (R2, locally a directory) holding the large part of an entry
+-- (engine/large.py): `blob` in session_entries is {"key", "bytes", "sha256", "fields"}. A key
+-- is 'pending' from before its put until the write that stores its entry commits ('live'),
+-- and 'doomed' from the transaction that removes its entry until the object is deleted. The
+-- alarm deletes doomed objects and pending ones older than BLOB_STALE_MS (a write that
+-- crashed between the put and its commit), so no object outlives the rows that refer to it.
+CREATE TABLE IF NOT EXISTS session_blobs (
+  key         TEXT    PRIMARY KEY,
+  tenant_id   TEXT    NOT NULL,
+  session_id  TEXT    NOT NULL,
+  state       TEXT    NOT NULL,
+  at          INTEGER NOT NULL
 ) STRICT;
 
 -- The drain's health: consecutive failures, the last error, and when to try again.

@@ -12,11 +12,14 @@ import sqlite3
 import subprocess
 import sys
 from collections.abc import AsyncIterator, Iterator
-from typing import Any
+from typing import Annotated, Any, TypedDict
 
 import pytest
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.conformance import checkpointer_test, validate
 from langgraph.checkpoint.conformance.capabilities import Capability
+from langgraph.graph import END, START, StateGraph
+from langgraph.graph.message import add_messages
 
 from agent_sessions.client import Client
 from agent_sessions.client.transport import Call
@@ -255,3 +258,49 @@ def test_a_saver_that_read_a_thread_before_another_pruned_it_writes_what_reads_b
     b.prune(["pruned"], strategy="keep_latest")
     (kept,) = AgentSessionsSaver(Client(server.base, TOKEN)).list(config("pruned"))
     assert (kept.checkpoint["id"], kept.checkpoint["channel_values"]) == ("3", three)
+
+
+class ToolState(TypedDict, total=False):
+    messages: Annotated[list[BaseMessage], add_messages]
+
+
+PAGE = "<p>a fetched page é</p>\n" * (8 * 2**20 // 24)
+"""An 8 MB tool output: more than a row holds, so it goes to the blob store."""
+
+
+def fetch(state: ToolState) -> ToolState:
+    return {"messages": [ToolMessage(content=PAGE, tool_call_id="fetch-1")]}
+
+
+def answer(state: ToolState) -> ToolState:
+    size = len(state["messages"][-1].content)
+    return {"messages": [AIMessage(content=f"the page has {size} characters")]}
+
+
+def tool_graph(saver: AgentSessionsSaver) -> Any:
+    builder = StateGraph(ToolState)
+    builder.add_node("fetch", fetch)
+    builder.add_node("answer", answer)
+    builder.add_edge(START, "fetch")
+    builder.add_edge("fetch", "answer")
+    builder.add_edge("answer", END)
+    return builder.compile(checkpointer=saver)
+
+
+def test_a_graph_with_an_8_mb_tool_output_resumes_from_the_saver(server: Server) -> None:
+    """The tool's output is in the checkpointed state: a new saver (nothing in memory) reads
+    it back whole, and its pending writes too. (Two such pages in one channel would be one
+    value of 17 MB as the saver encodes it: past the per-entry maximum, a 413.)"""
+    thread = {"configurable": {"thread_id": "big-page"}}
+    done = tool_graph(AgentSessionsSaver(Client(server.base, TOKEN))).invoke(
+        {"messages": [HumanMessage(content="fetch the page")]}, thread
+    )
+    assert done["messages"][-1].content == f"the page has {len(PAGE)} characters"
+    fresh = tool_graph(AgentSessionsSaver(Client(server.base, TOKEN)))
+    state = fresh.get_state(thread)
+    assert [m.content for m in state.values["messages"]][1] == PAGE
+    history = list(fresh.get_state_history(thread))
+    after_fetch = next(s for s in history if s.next == ("answer",))
+    assert after_fetch.values["messages"][-1].content == PAGE
+    short = Client(server.base, TOKEN).read_entries("big-page", large="prefix", limit=1000)
+    assert any(e.blob is not None for e in short.entries), "the page is in the blob store"

@@ -21,7 +21,7 @@ from agent_sessions.adapters.sqlite_mirror import SqliteMirror
 from agent_sessions.engine import SessionKey
 from agent_sessions.engine.ddl import ENTRY_COLUMNS, SESSION_COLUMNS
 from agent_sessions.engine.lifecycle import NO_LIFECYCLE, Lifecycle
-from agent_sessions.engine.limits import MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
+from agent_sessions.engine.limits import INLINE_ENTRY_BYTES, MAX_ENTRIES_PER_APPEND
 from agent_sessions.engine.ports import SqlValue
 from agent_sessions.host import SessionHost
 from agent_sessions.local.store import LocalStore
@@ -318,7 +318,7 @@ def test_an_entry_at_the_size_limit_still_mirrors(d1: D1Set, clock: Clock) -> No
     fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
     run(fleet.call(key, "create_session", {}))
-    big = {"type": "message", "content": "y" * (MAX_ENTRY_BYTES - 10)}
+    big = {"type": "message", "content": "y" * (INLINE_ENTRY_BYTES - 10)}
     run(fleet.call(key, "append", [entry(1), big, entry(2)], None))
     statements = [s for b in recorder.batches for s in b if "session_entries" in s[0]]
     alone = [s for s in statements if any(v == big["content"] for v in s[1])]
@@ -348,7 +348,8 @@ def test_coalescing_many_writes_into_one_upsert(d1: D1Set, clock: Clock) -> None
     assert sent is not None, "100 turns during an outage drain as one batch"
     upserts = [s for s in sent if s[0].startswith("INSERT INTO sessions")]
     assert len(upserts) == 1
-    assert len(sent) <= 1 + -(-100 // 8), "one session upsert plus multi-row entry upserts"
+    per = MAX_PARAMS // len(ENTRY_COLUMNS)  # entry rows in one multi-row upsert
+    assert len(sent) <= 1 + -(-100 // per), "one session upsert plus multi-row entry upserts"
     assert_d1_equals_the_dos(fleet, d1)
 
 

@@ -64,7 +64,14 @@ def ours(server: Server, session_id: str, **kwargs: Any) -> AgentSessionsSession
 
 
 def entries(server: Server, session_id: str) -> list[Any]:
-    return asyncio.run(AsyncClient(server.base, TOKEN).read_entries(session_id, limit=1000)).entries
+    """Every stored entry (pages end early past MAX_READ_BYTES: read on to the end)."""
+    client, found, after = Client(server.base, TOKEN), [], 0
+    while True:
+        page = client.read_entries(session_id, after_seq=after, limit=1000)
+        found += page.entries
+        if page.next_cursor is None:
+            return found
+        after = page.next_cursor
 
 
 def message(text: str, role: str = "user") -> dict[str, Any]:
@@ -202,6 +209,41 @@ def test_the_runner_stores_a_140_kb_user_message(server: Server) -> None:
     assert asyncio.run(session.get_items())[0] == {"role": "user", "content": text}
 
 
+def test_an_8_mb_tool_output_is_stored_and_read_back_whole(server: Server) -> None:
+    """Larger than a row holds: its text goes to the blob store, and the SDK gets it back
+    whole, from this session object and from a new one (nothing kept in memory)."""
+    output = tool_output("read-file", 0) | {"output": "a file line é\n" * (8 * 2**20 // 14)}
+    session = ours(server, "eight-mb")
+    asyncio.run(session.add_items([message("read the file"), output]))
+    assert asyncio.run(session.get_items()) == [message("read the file"), output]
+    assert asyncio.run(ours(server, "eight-mb").get_items()) == [message("read the file"), output]
+    short = asyncio.run(
+        AsyncClient(server.base, TOKEN).read_entries("eight-mb", large="prefix")
+    ).entries
+    assert short[1].blob is not None
+    assert short[1].blob.fields == ["content"]
+
+
+def test_the_runner_gives_the_model_an_8_mb_tool_output_from_the_session(
+    server: Server,
+) -> None:
+    output = tool_output("fetch", 0) | {"output": "<html>page</html>\n" * (8 * 2**20 // 18)}
+    session = ours(server, "eight-mb-run")
+    call = {
+        "type": "function_call", "call_id": "fetch", "name": "fetch_page",
+        "arguments": "{}", "id": "fc_1", "status": "completed",
+    }  # fmt: skip
+    asyncio.run(session.add_items([message("fetch it"), call, output]))
+    model = EchoModel()
+    agent = Agent(name="triage", instructions="Be brief.", model=model)
+    result = asyncio.run(Runner.run(agent, "summarise it", session=session, run_config=CONFIG))
+    assert result.final_output == "answer 1"
+    given = [i for i in model.inputs[0] if i.get("type") == "function_call_output"]
+    assert [i["output"] for i in given] == [output["output"]]
+    items = asyncio.run(ours(server, "eight-mb-run").get_items())
+    assert items[:3] == [message("fetch it"), call, output]
+
+
 def test_a_turn_of_40_tool_outputs_of_60_kb_is_one_append(server: Server) -> None:
     client = Recording(server.base)
     session = AgentSessionsSession("forty-tools", client)
@@ -214,9 +256,9 @@ def test_a_turn_of_40_tool_outputs_of_60_kb_is_one_append(server: Server) -> Non
 def test_a_call_past_one_append_is_written_in_parts_and_reads_whole(
     server: Server, tmp_path: Path
 ) -> None:
-    """5 MB (over the 4 MiB append) and 600 items (over 500): parts, then all of it, in
+    """17.6 MB (over the 16 MiB append) and 600 items (over 500): parts, then all of it, in
     order, as SQLiteSession stores it."""
-    items = [tool_output(f"c{i}", 60_000) for i in range(80)]
+    items = [tool_output(f"c{i}", 220_000) for i in range(80)]
     items += [message(f"note {i}") for i in range(600)]
     client = Recording(server.base)
     session = AgentSessionsSession("parts", client)
@@ -243,7 +285,7 @@ def test_a_call_in_parts_that_fails_half_way_leaves_nothing(server: Server) -> N
 
     session = AgentSessionsSession("half", Recording(server.base, fail_second_append))
     with pytest.raises(ApiError):
-        asyncio.run(session.add_items([tool_output(f"c{i}", 60_000) for i in range(80)]))
+        asyncio.run(session.add_items([tool_output(f"c{i}", 220_000) for i in range(80)]))
     assert asyncio.run(session.get_items()) == [message("before")]
     assert [e.content for e in entries(server, "half")] == ["before"]
 
@@ -264,7 +306,7 @@ def test_a_writer_between_parts_makes_the_call_start_again_atomically(server: Se
     session = AgentSessionsSession(
         "between", Recording(server.base, intrude_before_the_second_part)
     )
-    items = [tool_output(f"c{i}", 60_000) for i in range(80)]
+    items = [tool_output(f"c{i}", 220_000) for i in range(80)]
     asyncio.run(session.add_items(items))
     assert appends > 3, "the call was written again"
     assert asyncio.run(session.get_items()) == [message("first"), *items]
@@ -290,7 +332,7 @@ def items_of(stored: int, char: str, count: int = 20) -> list[dict[str, Any]]:
     [
         (MAX_APPEND_BYTES, "x", 1),  # exactly the append limit: one append
         (MAX_APPEND_BYTES + 16, "x", 2),  # just over it
-        (3 * 2**20, "😀", 2),  # under it, but 9 MiB as the request's JSON
+        (12 * 2**20, "😀", 2),  # under it, but 36 MiB as ASCII JSON (past the body limit)
     ],
     ids=["at-limit", "past-limit", "past-body-limit"],
 )

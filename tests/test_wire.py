@@ -5,15 +5,31 @@ them against the models again, so a key the engine adds or drops must show up he
 from __future__ import annotations
 
 from agent_sessions.engine import SessionEngine, SessionKey
+from agent_sessions.engine.large import public, split
 from agent_sessions.engine.statements import ENTRY_READ_COLUMNS
-from agent_sessions.wire import Context, Entry, EntryPage
+from agent_sessions.wire import BlobInfo, Context, Entry, EntryPage
 
 
 def test_an_entry_has_the_models_fields(engine: SessionEngine, key: SessionKey) -> None:
     engine.create_session(key, {})
     engine.append(key, [{"type": "message", "content": "hi", "payload": {"p": 1}}])
     (read,) = engine.read_entries(key)["entries"]
-    assert set(read) == set(Entry.model_fields) == set(ENTRY_READ_COLUMNS)
+    assert set(read) == set(Entry.model_fields) - {"blob"} == set(ENTRY_READ_COLUMNS) - {"blob"}
+
+
+def test_a_large_entry_read_as_a_prefix_has_the_models_fields(
+    engine: SessionEngine, key: SessionKey
+) -> None:
+    """`blob` is there only for a large entry read with large="prefix" (without its key,
+    which the host strips: engine/large.py `public`)."""
+    engine.create_session(key, {})
+    entries, objects = split([{"type": "tool_result", "content": "x" * 300_000}], "e", "k/")
+    engine.stage_blobs(key, [name for name, _ in objects])
+    engine.append(key, entries)
+    (read,) = engine.read_entries(key, large="prefix")["entries"]
+    shown = public(read)
+    assert set(shown) == set(Entry.model_fields)
+    assert set(shown["blob"]) == set(BlobInfo.model_fields)
 
 
 def test_a_page_and_a_context_have_the_models_fields(

@@ -97,8 +97,9 @@ export interface paths {
         };
         /**
          * Export
-         * @description The session and all its entries as JSON Lines (the import format); with
-         *     `snapshot=true`, gzipped: byte for byte what the cold tier keeps in R2.
+         * @description The session and all its entries, whole, as JSON Lines (the import format); with
+         *     `snapshot=true`, gzipped: for a session without large entries, byte for byte what the
+         *     cold tier keeps in R2 (whose snapshot keeps large entries as their rows hold them).
          */
         get: operations["export_v1_sessions__session_id__export_get"];
         put?: never;
@@ -134,7 +135,11 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Read Entries */
+        /**
+         * Read Entries
+         * @description Entries in seq order; a page of whole entries ends early rather than carry more than
+         *     MAX_READ_BYTES (has_more then says so).
+         */
         get: operations["read_entries_v1_sessions__session_id__entries_get"];
         put?: never;
         /** Append Entries */
@@ -385,6 +390,24 @@ export interface components {
             /** Seq */
             seq: number;
         };
+        /** BlobInfo */
+        BlobInfo: {
+            /**
+             * Bytes
+             * @description The size of the part left out (its JSON, UTF-8).
+             */
+            bytes: number;
+            /**
+             * Sha256
+             * @description Its SHA-256, hex.
+             */
+            sha256: string;
+            /**
+             * Fields
+             * @description Which of content and payload it holds.
+             */
+            fields: string[];
+        };
         /** Context */
         Context: {
             /**
@@ -438,6 +461,8 @@ export interface components {
             output_tokens: number;
             /** Created At */
             created_at: number;
+            /** @description Only in a read with large=prefix, and only for an entry larger than its row holds: content is then its first characters and a payload left out is null. */
+            blob?: components["schemas"]["BlobInfo"] | null;
         };
         /** EntryIn */
         EntryIn: {
@@ -2142,6 +2167,8 @@ export interface operations {
                 types?: ("message" | "tool_call" | "tool_result" | "compaction" | "metadata" | "custom")[] | null;
                 limit?: number;
                 order?: string;
+                /** @description whole: large entries as they were written; prefix: as their rows keep them, the first characters of the content and `blob` saying what is left out. */
+                large?: string;
             };
             header?: never;
             path: {
@@ -2890,7 +2917,10 @@ export interface operations {
     };
     read_context_v1_sessions__session_id__context_get: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description whole: large entries as they were written; prefix: as their rows keep them, the first characters of the content and `blob` saying what is left out. */
+                large?: string;
+            };
             header?: never;
             path: {
                 /** @description Unique within the tenant. */

@@ -57,6 +57,8 @@ export interface AgentSessionsRpc {
       types?: Schemas["Entry"]["type"][] | null;
       limit?: number;
       order?: "asc" | "desc";
+      /** "prefix": large entries as their rows keep them, with `blob` saying what is left out. */
+      large?: "whole" | "prefix";
     },
   ): Promise<RpcResult<Schemas["EntryPage"]>>;
   list_sessions(
@@ -100,7 +102,11 @@ export interface AgentSessionsRpc {
     entries: Schemas["EntryIn"][],
     expectedVersion?: number | null,
   ): Promise<RpcResult<Schemas["Replaced"]>>;
-  read_context(tenant: string, sessionId: string): Promise<RpcResult<Schemas["Context"]>>;
+  read_context(
+    tenant: string,
+    sessionId: string,
+    large?: "whole" | "prefix",
+  ): Promise<RpcResult<Schemas["Context"]>>;
   prune(
     tenant: string,
     sessionId: string,

@@ -3,10 +3,12 @@
 The engine serves the operations; every write then calls `after_write`, which the shell
 turns into "make sure an alarm is set, and drain now in the background". `alarm` is the one
 alarm handler for every job an object has (the lifecycle sweep, the cold tier, the mirror's
-retries) and says when it wants to run next. With an archive, an evicted session is brought
-back before any operation uses it (see archive/tier.py). The mirror's own operations (status,
-verify) live here too, so the DO and local mode expose the same ones. Which operation does
-what (reads, writes, ones that create) comes from engine/operations.py.
+retries, the blob store's garbage) and says when it wants to run next. With an archive, an
+evicted session is brought back before any operation uses it (see archive/tier.py), and
+entries too large for a row keep their large part in its bucket (archive/blobs.py). The
+mirror's own operations (status, verify) live here too, so the DO and local mode expose the
+same ones. Which operation does what (reads, writes, ones that create) comes from
+engine/operations.py.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .archive import ArchivePort, ColdTier
+from .archive.blobs import Blobs
 from .engine import InvalidInput, NotFound, SessionEngine, SessionKey
 from .engine.keys import now_ms
 from .engine.lifecycle import NO_LIFECYCLE, Lifecycle
@@ -71,6 +74,8 @@ class SessionHost:
         """Sessions this instance knows to be in the store, not evicted."""
         self._archived: set[SessionKey] = set()
         """Of those, the ones whose status is 'archived'."""
+        self.blobs = Blobs(lambda: self.engine, archive, archive_prefix)
+        """Large entries' parts, in the archive's bucket (archive/blobs.py)."""
 
     @property
     def engine(self) -> SessionEngine:
@@ -109,14 +114,19 @@ class SessionHost:
     async def _run(self, operation: Operation, key: SessionKey, args: tuple[Any, ...]) -> Any:
         if operation.kind is Kind.MIRROR:
             return await getattr(self, operation.name)(key)
-        result = getattr(self.engine, operation.name)(key, *args)
-        if operation.writes:
-            await self._after_write()
+        if "entries" in operation.params:
+            result = await self.blobs.write(operation, key, args, self._after_write)
+        else:
+            result = getattr(self.engine, operation.name)(key, *args)
+        if not operation.writes:
+            return await self.blobs.resolve(operation, args, result)
+        await self._after_write()
         if operation.name == "delete_session" and self.cold is not None:
             # The delete has happened; a leftover snapshot is never restored (the version
             # floor refuses it), so failing to remove it is not the caller's error.
             with contextlib.suppress(Exception):
                 await self.cold.forget(key)
+        await self.blobs.after_write(operation)
         return result
 
     # -- the mirror's operations, and its drain ------------------------------------------
@@ -176,7 +186,7 @@ class SessionHost:
         A job that fails (a full disk, a broken archive) neither stops the others nor the
         alarms to come: it is logged, kept in `alarm_failure` (the mirror status shows it),
         and the alarm returns a retry time that backs off like the mirror's."""
-        jobs = [self._sweep, self._archive_due, self._drain_due]
+        jobs = [self._sweep, self._archive_due, self.blobs.collect, self._drain_due]
         due: list[int | None] = []
         failed: list[Exception] = []
         for job in jobs:

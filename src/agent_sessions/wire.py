@@ -200,6 +200,12 @@ class AppendResult(BaseModel):
     )
 
 
+class BlobInfo(BaseModel):
+    bytes: int = Field(description="The size of the part left out (its JSON, UTF-8).")
+    sha256: str = Field(description="Its SHA-256, hex.")
+    fields: list[str] = Field(description="Which of content and payload it holds.")
+
+
 class Entry(BaseModel):
     seq: int
     id: str
@@ -211,6 +217,12 @@ class Entry(BaseModel):
     input_tokens: int
     output_tokens: int
     created_at: int
+    blob: BlobInfo | None = Field(
+        None,
+        exclude_if=lambda value: value is None,
+        description="Only in a read with large=prefix, and only for an entry larger than its "
+        "row holds: content is then its first characters and a payload left out is null.",
+    )
 
 
 class EntryPage(BaseModel):

@@ -12,6 +12,8 @@ reason in the report. The paths:
 
 - `EnginePath`: the engine over one SQL adapter (conftest.BACKENDS), with a settable clock and
   every table visible: the one path where raw rows, crashes and the lifecycle sweep are seen.
+- `HostPath`: the engine inside its host (what a Durable Object runs) with a directory for its
+  blob store: large entries, with both tables and objects visible.
 - `ClientPath`: the Python `Client` over HTTP: against `agent-sessions serve` (local mode),
   and against the Worker's gateway in real workerd (tests/workerd/test_conformance.py).
 - `RpcPath`: the gateway's RPC methods, called from another Worker (the stack's driver).
@@ -19,17 +21,24 @@ reason in the report. The paths:
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Callable, Iterable
 from enum import Enum
+from pathlib import Path as FilePath
 from typing import Any
 
 import pytest
 
+from agent_sessions.adapters.directory_archive import DirectoryArchive
+from agent_sessions.adapters.sqlite_mirror import SqliteMirror
 from agent_sessions.engine import SessionEngine, SessionError, SessionKey
 from agent_sessions.engine import snapshot as document
 from agent_sessions.engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from agent_sessions.engine.operations import OPERATIONS, Operation
+from agent_sessions.host import SessionHost
+from agent_sessions.service.fork import fork_session
+from agent_sessions.service.sessions import Sessions
 
 
 class Capability(Enum):
@@ -51,11 +60,25 @@ class Capability(Enum):
     ADOPT = "adopt_entries, a step of fork that only the engine offers (internal elsewhere)"
     FORK = "the fork use case (service/fork.py), which runs above the engine"
     MIRROR = "mirror_status and verify_mirror, answered by a host beside a mirror, not the engine"
+    LARGE = (
+        "entries larger than a row holds, their large part in a blob store (the host's, "
+        "above the engine: archive/blobs.py)"
+    )
+    OBJECTS = "the blob store's objects are visible to the test"
 
 
-ENGINE_CAPABILITIES = frozenset(Capability) - {Capability.FORK, Capability.MIRROR}
-HTTP_CAPABILITIES = frozenset({Capability.FORK, Capability.MIRROR})
-RPC_CAPABILITIES = frozenset({Capability.FORK, Capability.MIRROR, Capability.LOOSE_ARGUMENTS})
+_ABOVE_ENGINE = {Capability.FORK, Capability.MIRROR, Capability.LARGE, Capability.OBJECTS}
+ENGINE_CAPABILITIES = frozenset(Capability) - _ABOVE_ENGINE
+HOST_CAPABILITIES = (ENGINE_CAPABILITIES - {Capability.CRASH, Capability.LIFECYCLE}) | {
+    Capability.LARGE,
+    Capability.OBJECTS,
+    Capability.FORK,
+}
+HTTP_CAPABILITIES = frozenset({Capability.FORK, Capability.MIRROR, Capability.LARGE})
+LOCAL_HTTP_CAPABILITIES = HTTP_CAPABILITIES | {Capability.OBJECTS}
+RPC_CAPABILITIES = frozenset(
+    {Capability.FORK, Capability.MIRROR, Capability.LOOSE_ARGUMENTS, Capability.LARGE}
+)
 
 
 def new_id(prefix: str = "c") -> str:
@@ -89,6 +112,19 @@ class Path:
     def fork(self, session_id: str, child_id: str, **request: Any) -> dict[str, Any]:
         """The fork use case: request holds at_seq or at_entry_id and the child's fields."""
         raise NotImplementedError
+
+    def objects(self, session_id: str) -> list[str]:
+        """The keys of the blob store's objects of this session (Capability.OBJECTS)."""
+        raise NotImplementedError
+
+    def export(self, session_id: str) -> str:
+        """The export document, as a user gets it: here, from the operation's parts."""
+        parts, after = [], 0
+        while after is not None:
+            part = self.call("export_session", session_id, after)
+            parts.append(part["text"])
+            after = part["next_after_seq"]
+        return "".join(parts)
 
     def state(self, session_id: str) -> Any:
         """What "nothing changed" is compared against: every row of every table where they
@@ -157,16 +193,80 @@ class EnginePath(Path):
         return self.snapshot()
 
 
+class HostPath(EnginePath):
+    """The engine inside its host (host.py, what a Durable Object runs) over the sqlite
+    adapter, with a directory as its blob store: the one path that sees both the tables and
+    the objects of large entries."""
+
+    capabilities = HOST_CAPABILITIES
+
+    def __init__(self, backend: Any, clock: Any, archive: FilePath, tenant: str = "acme") -> None:
+        super().__init__(backend, clock, NO_LIFECYCLE, tenant)
+        self.name, self.archive = "host", archive
+        self.host = SessionHost(
+            backend.sql,
+            SqliteMirror(":memory:"),
+            _nothing,
+            clock,
+            archive=DirectoryArchive(archive),
+        )
+        self.engine = self.host.engine
+
+    def _send(self, operation: Operation, session_id: str, named: dict[str, Any]) -> Any:
+        args = operation.bind((), named)
+        return asyncio.run(
+            self.host.call(operation.name, SessionKey(self.tenant, session_id), args)
+        )
+
+    def elsewhere(self) -> HostPath:
+        return HostPath(self.backend, self.clock, self.archive, "other-tenant")
+
+    def fork(self, session_id: str, child_id: str, **request: Any) -> dict[str, Any]:
+        async def send(key: SessionKey, name: str, args: tuple[Any, ...]) -> Any:
+            return await self.host.call(name, key, args)
+
+        at_seq, at_entry_id = request.pop("at_seq", None), request.pop("at_entry_id", None)
+        source, child = SessionKey(self.tenant, session_id), SessionKey(self.tenant, child_id)
+        return asyncio.run(
+            fork_session(Sessions(send), source, child, at_seq, at_entry_id, request)
+        )
+
+    def objects(self, session_id: str) -> list[str]:
+        return stored_objects(self.archive, self.tenant, session_id)
+
+    def collect(self) -> int | None:
+        """The alarm's part for the blob store, as the alarm runs it."""
+        return asyncio.run(self.host.blobs.collect())
+
+
+def stored_objects(archive: FilePath, tenant: str, session_id: str) -> list[str]:
+    """The objects of a session in a directory blob store (the local server's and HostPath's)."""
+    root = archive / "agent-sessions" / tenant / "blobs" / session_id
+    return sorted(p.name for p in root.glob("*") if not p.name.startswith("."))
+
+
+async def _nothing() -> None:
+    """The host's after-write hook: no alarm to set here (tests run the alarm's parts)."""
+
+
 class ClientPath(Path):
     """The Python client over HTTP; `clients` maps each tenant to a client whose token is the
-    tenant's (the first is this path's)."""
+    tenant's (the first is this path's). `archive`: the server's blob store directory, where
+    it is visible (local mode)."""
 
     capabilities = HTTP_CAPABILITIES
 
-    def __init__(self, name: str, clients: dict[str, Any], tenant: str | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        clients: dict[str, Any],
+        tenant: str | None = None,
+        archive: FilePath | None = None,
+    ) -> None:
         self.name, self.clients = name, clients
         self.tenant = tenant or next(iter(clients))
         self.client = clients[self.tenant]
+        self.archive = archive
 
     def _send(self, operation: Operation, session_id: str, named: dict[str, Any]) -> Any:
         name, client = operation.name, self.client
@@ -188,12 +288,20 @@ class ClientPath(Path):
 
     def elsewhere(self) -> ClientPath:
         other = next(t for t in self.clients if t != self.tenant)
-        return ClientPath(self.name, self.clients, other)
+        return ClientPath(self.name, self.clients, other, self.archive)
 
     def fork(self, session_id: str, child_id: str, **request: Any) -> dict[str, Any]:
         return self.client.fork_session(session_id, child_id, **request).model_dump(
             exclude_unset=True
         )
+
+    def export(self, session_id: str) -> str:
+        return self.client.export_session(session_id)
+
+    def objects(self, session_id: str) -> list[str]:
+        if self.archive is None:
+            raise Unsupported(f"{self.name} does not show its blob store")
+        return stored_objects(self.archive, self.tenant, session_id)
 
 
 class RpcPath(Path):
@@ -225,6 +333,9 @@ class RpcPath(Path):
             text = document.encode(named["session"], named["entries"])
             return self._unwrap(self.rpc(name, tenant, text, session_id))
         return self._unwrap(self.rpc(name, tenant, session_id, *operation.bind((), named)))
+
+    def export(self, session_id: str) -> str:
+        return self._unwrap(self.rpc("export_session", self.tenant, session_id))
 
     def elsewhere(self) -> RpcPath:
         return RpcPath(self.name, self.rpc, (*self.tenants[1:], self.tenants[0]))

@@ -8,7 +8,11 @@ import pytest
 
 from agent_sessions.engine import InvalidInput, TooLarge, VersionConflict
 from agent_sessions.engine.errors import DuplicateEntry
-from agent_sessions.engine.limits import MAX_ENTRIES_PER_APPEND, MAX_ENTRY_BYTES
+from agent_sessions.engine.limits import (
+    INLINE_ENTRY_BYTES,
+    MAX_ENTRIES_PER_APPEND,
+    MAX_ENTRY_BYTES,
+)
 
 from .paths import Capability, Path, messages, requires
 
@@ -118,10 +122,10 @@ def test_a_payload_json_cannot_carry_writes_nothing(path: Path, sid: str) -> Non
     assert path.state(sid) == before
 
 
-def test_an_entry_at_the_size_limit_is_accepted(path: Path, sid: str) -> None:
+def test_an_entry_at_the_row_limit_is_accepted(path: Path, sid: str) -> None:
     path.create_session(sid)
-    path.append(sid, [{"type": "message", "content": "x" * MAX_ENTRY_BYTES}])
-    assert len(path.read_entries(sid)["entries"][0]["content"]) == MAX_ENTRY_BYTES
+    path.append(sid, [{"type": "message", "content": "x" * INLINE_ENTRY_BYTES}])
+    assert len(path.read_entries(sid)["entries"][0]["content"]) == INLINE_ENTRY_BYTES
 
 
 def test_an_existing_id_is_a_conflict_and_writes_nothing(path: Path, sid: str) -> None:

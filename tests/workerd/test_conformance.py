@@ -19,6 +19,7 @@ from ..conformance import (
     test_fork,
     test_history,
     test_import,
+    test_large,
     test_lifecycle,
     test_mirror,
     test_read,
@@ -38,7 +39,7 @@ from .stack import OTHER_TENANT_TOKEN, TOKEN, Stack
 
 SPECS: tuple[ModuleType, ...] = (
     test_sessions, test_data, test_append, test_read, test_branches, test_history,
-    test_fork, test_writers, test_import, test_lifecycle, test_mirror, test_storage,
+    test_fork, test_writers, test_import, test_lifecycle, test_mirror, test_storage, test_large,
 )  # fmt: skip
 
 

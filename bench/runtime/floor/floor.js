@@ -59,7 +59,7 @@ export class FloorObject extends DurableObject {
         seq += 1;
         const payload = e.payload == null ? null : JSON.stringify(e.payload);
         rows.push([TENANT, sessionId, seq, id, e.parent_id ?? leaf, e.type, e.role ?? null,
-          e.content ?? null, payload, e.input_tokens ?? 0, e.output_tokens ?? 0, now]);
+          e.content ?? null, payload, e.input_tokens ?? 0, e.output_tokens ?? 0, now, null]);
         if (e.type === "message") messages += 1;
         if (e.type === "compaction") compacted = e.payload?.first_kept_seq - 1;
         written.push({ id, seq });

@@ -140,11 +140,12 @@ class Operations(Generic[R]):
         types: list[str] | None = None,
         limit: int = 100,
         order: str = "asc",
+        large: str | None = None,
     ) -> R:
-        """-> EntryPage"""
+        """-> EntryPage; large="prefix" answers large entries as their rows keep them."""
         query = {
             "after_seq": after_seq, "before_seq": before_seq, "types": types,
-            "limit": limit, "order": order,
+            "limit": limit, "order": order, "large": large,
         }  # fmt: skip
         return self._send(Call("GET", _path(session_id, "/entries"), query=query), EntryPage)
 
@@ -204,9 +205,10 @@ class Operations(Generic[R]):
         body = {"entry_id": entry_id, "expected_version": expected_version}
         return self._send(Call("PUT", _path(session_id, "/leaf"), body=body), Session)
 
-    def read_context(self, session_id: str) -> R:
+    def read_context(self, session_id: str, large: str | None = None) -> R:
         """-> Context"""
-        return self._send(Call("GET", _path(session_id, "/context")), Context)
+        query = {"large": large}
+        return self._send(Call("GET", _path(session_id, "/context"), query=query), Context)
 
     def prune(self, session_id: str, before_seq: int, expected_version: int | None = None) -> R:
         """-> Pruned"""

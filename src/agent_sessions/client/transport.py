@@ -43,7 +43,12 @@ class Call:
     def payload(self) -> bytes | None:
         if self.raw is not None:
             return self.raw
-        return None if self.body is None else json.dumps(self.body).encode()
+        if self.body is None:
+            return None
+        try:  # UTF-8 as is: a non-ASCII text is 2-3 bytes a character, not 6 ("\u00e9")
+            return json.dumps(self.body, ensure_ascii=False).encode()
+        except UnicodeEncodeError:  # a lone surrogate: escaped, for the server to refuse
+            return json.dumps(self.body).encode()
 
 
 @dataclass(frozen=True)

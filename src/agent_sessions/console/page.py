@@ -173,7 +173,9 @@ async function allEntries(id) {
   const entries = [];
   let after = 0;
   for (let pages = 0; pages < 10; pages++) {
-    const page = await api(`/v1/sessions/${id}/entries?after_seq=${after}&limit=1000`);
+    // Large entries as their rows keep them (a prefix): a transcript of tool outputs of
+    // several MB each stays light; the export has them whole.
+    const page = await api(`/v1/sessions/${id}/entries?after_seq=${after}&limit=1000&large=prefix`);
     entries.push(...page.entries);
     if (!page.has_more) break;
     after = page.entries[page.entries.length - 1].seq;
@@ -191,6 +193,10 @@ function entryItem(entry, previous) {
   item.append(el("div", { className: "meta" },
     `#${entry.seq} ${entry.type}${entry.role ? " · " + entry.role : ""}${branch}${tokens}`));
   const payload = entry.payload === null ? "" : JSON.stringify(entry.payload, null, 2);
+  if (entry.blob) {
+    item.append(el("div", { className: "muted" }, `large: ${entry.blob.fields.join(" and ")} ` +
+      `of ${entry.blob.bytes} bytes in the blob store; shown: the content's first characters`));
+  }
   if (entry.type === "compaction") {
     item.classList.add("compaction");
     item.append(el("strong", {}, "Compaction summary: "), el("span", {}, entry.content || ""));

@@ -7,11 +7,12 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidInput, TooLarge
+from .large import LargeEntry
 from .limits import (
+    INLINE_ENTRY_BYTES,
     MAX_APPEND_BYTES,
     MAX_DATA_BYTES,
     MAX_ENTRIES_PER_APPEND,
-    MAX_ENTRY_BYTES,
     MAX_METADATA_BYTES,
 )
 from .rules import ENTRY_FIELDS, ENTRY_TYPES, STATUSES, only
@@ -35,7 +36,9 @@ def prepare_batch(
     """Validate and encode a batch of entries.
 
     `limit` caps the entries of one append (None for an import, bounded by the body size);
-    `extra` admits more fields (an import keeps `created_at`).
+    `extra` admits more fields (an import keeps `created_at`). A row holds at most
+    INLINE_ENTRY_BYTES of an entry: a larger one arrives split (a `LargeEntry`, whose object
+    the host has put: engine/large.py), and counts towards the batch's bytes whole.
     """
     if not isinstance(entries, list | tuple) or not entries:
         raise InvalidInput("entries must be a non-empty list", {"field": "entries"})
@@ -63,9 +66,10 @@ def prepare_batch(
         content = check_text(raw.get("content"), f"{where}.content", None)
         payload = None
         if raw.get("payload") is not None:
-            payload = encode_json(raw["payload"], f"{where}.payload", MAX_ENTRY_BYTES)
-        size = check_size((content or "") + (payload or ""), where, MAX_ENTRY_BYTES)
-        total += size
+            payload = encode_json(raw["payload"], f"{where}.payload", INLINE_ENTRY_BYTES)
+        size = check_size((content or "") + (payload or ""), where, INLINE_ENTRY_BYTES)
+        ref = raw.ref if isinstance(raw, LargeEntry) else None
+        total += size if ref is None else raw.size
         prepared = {
             "id": entry_id,
             "type": kind,
@@ -75,6 +79,7 @@ def prepare_batch(
             "payload": payload,
             "input_tokens": check_count(raw.get("input_tokens"), f"{where}.input_tokens"),
             "output_tokens": check_count(raw.get("output_tokens"), f"{where}.output_tokens"),
+            "blob": None if ref is None else ref.column(),
         }
         if "created_at" in extra and raw.get("created_at") is not None:
             prepared["created_at"] = check_count(raw["created_at"], f"{where}.created_at")

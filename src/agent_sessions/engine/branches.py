@@ -9,8 +9,10 @@ from typing import Any
 
 from . import statements as q
 from .batches import prepare_batch, session_columns
-from .errors import AlreadyExists, DuplicateEntry, InvalidInput
+from .errors import AlreadyExists, DuplicateEntry, InvalidInput, TooLarge
 from .keys import SessionKey
+from .large import blob_bytes, check_mode
+from .limits import MAX_READ_BYTES
 from .log import Log
 from .ports import IntegrityViolation, Row
 from .rows import entry, summary
@@ -39,9 +41,11 @@ class Branches(Log):
 
         return self._sql.transaction(write)
 
-    def read_context(self, key: SessionKey) -> dict[str, Any]:
+    def read_context(self, key: SessionKey, large: Any = None) -> dict[str, Any]:
         """What an agent loads to continue: the current branch from the root (or from the latest
-        compaction's first_kept_seq) to the leaf, with that compaction's summary entry first."""
+        compaction's first_kept_seq) to the leaf, with that compaction's summary entry first.
+        Whole (the default), its large parts must fit in one answer (MAX_READ_BYTES)."""
+        whole = check_mode(large) == "whole"
         session = self._require(key)
         leaf = session["leaf_id"]
         if leaf is None:
@@ -53,6 +57,13 @@ class Branches(Log):
         latest = compactions[-1] if compactions else None
         if latest is not None:
             rows = [latest, *(e for e in rows if e is not latest)]
+        held = sum(blob_bytes(e) for e in rows)
+        if whole and held > MAX_READ_BYTES:
+            raise TooLarge(
+                f"the context's large entries hold {held} bytes, more than one answer carries "
+                f"({MAX_READ_BYTES}): read it with large='prefix', then those entries",
+                {"limit": MAX_READ_BYTES},
+            )
         return {
             "entries": rows,
             "leaf_id": leaf,
@@ -124,6 +135,7 @@ class Branches(Log):
         Token counters stay: they account for usage that happened."""
         gone = self._sql.execute(q.COUNT_RANGE, (*key.params, low, high))[0]
         version, now = self._stamp(key, session, "delete_entries", low, high)
+        self._doom_blobs(key, low, high)
         self._sql.execute(q.DELETE_RANGE, (*key.params, low, high))
         self._sql.execute(
             q.UPDATE_AFTER_DELETE,

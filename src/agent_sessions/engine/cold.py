@@ -13,7 +13,8 @@ from typing import Any
 from . import statements as q
 from .errors import InvalidInput, Malformed, NotFound
 from .keys import SessionKey
-from .limits import MAX_DATA_BYTES, MAX_ENTRY_BYTES, MAX_METADATA_BYTES, MAX_PAGE_SIZE
+from .large import BlobRef
+from .limits import INLINE_ENTRY_BYTES, MAX_DATA_BYTES, MAX_METADATA_BYTES, MAX_PAGE_SIZE
 from .ports import IntegrityViolation
 from .rows import ENTRY_ROW, Rows, entry, summary
 from .values import decode_json, encode_json
@@ -110,6 +111,7 @@ class ColdSteps(Rows):
             row = values["session"]
             self._sql.execute(q.INSERT_SESSION, [row[c] for c in q.SESSION_COLUMNS])
             self._insert_rows(values["entries"])
+            self._sql.execute(q.INSERT_LIVE_BLOBS, (self._clock(), *key.params))
             self._sql.execute(q.DELETE_EVICTED, key.params)
             return summary(self._require(key))
 
@@ -135,6 +137,7 @@ class ColdSteps(Rows):
             if evicted is None:
                 return False
             version = evicted["version"] + 1
+            self._sql.execute(q.DOOM_BLOBS_OF_SESSION, (self._clock(), *key.params))
             self._sql.execute(q.DELETE_EVICTED, key.params)
             self._sql.execute(q.UPSERT_META, (self._floor_key(key), str(version)))
             self._record(key, "delete_session", version, self._clock())
@@ -160,8 +163,10 @@ def _snapshot_values(
             values = dict(item) | {"tenant_id": key.tenant_id, "session_id": key.session_id}
             payload = item.get("payload")
             values["payload"] = (
-                None if payload is None else encode_json(payload, "payload", MAX_ENTRY_BYTES)
+                None if payload is None else encode_json(payload, "payload", INLINE_ENTRY_BYTES)
             )
+            blob = item.get("blob")
+            values["blob"] = None if blob is None else BlobRef(**blob).column()
             rows.append(ENTRY_ROW(values))
     except (KeyError, TypeError, AttributeError):
         raise Malformed("the snapshot is not a complete agent-sessions session") from None

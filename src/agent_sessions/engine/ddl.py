@@ -1,12 +1,12 @@
 """Generated from schema.sql and migrations/ by scripts/sync_schema.py. Do not edit by
 hand."""
 
-SCHEMA_DIGEST = "b370aa15f67f82b4"
+SCHEMA_DIGEST = "8baae8bdfced9a83"
 """Of the statements below, normalised: a comment or whitespace changes nothing."""
 
 SHARED_STATEMENTS: tuple[str, ...] = (
     "CREATE TABLE IF NOT EXISTS sessions ( tenant_id TEXT NOT NULL, id TEXT NOT NULL, data TEXT, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL, user_id TEXT, agent_name TEXT, title TEXT, status TEXT NOT NULL DEFAULT 'active', parent_id TEXT, forked_from_seq INTEGER, leaf_id TEXT, entry_count INTEGER NOT NULL DEFAULT 0, message_count INTEGER NOT NULL DEFAULT 0, last_seq INTEGER NOT NULL DEFAULT 0, compacted_through_seq INTEGER NOT NULL DEFAULT 0, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, version INTEGER NOT NULL, expires_at INTEGER, metadata TEXT NOT NULL DEFAULT '{}', status_changed_at INTEGER, archive_key TEXT, PRIMARY KEY (tenant_id, id) ) STRICT",
-    'CREATE TABLE IF NOT EXISTS session_entries ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, parent_id TEXT, type TEXT NOT NULL, role TEXT, content TEXT, payload TEXT, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, PRIMARY KEY (tenant_id, session_id, seq), UNIQUE (tenant_id, session_id, id) ) STRICT',
+    'CREATE TABLE IF NOT EXISTS session_entries ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, seq INTEGER NOT NULL, id TEXT NOT NULL, parent_id TEXT, type TEXT NOT NULL, role TEXT, content TEXT, payload TEXT, input_tokens INTEGER NOT NULL DEFAULT 0, output_tokens INTEGER NOT NULL DEFAULT 0, created_at INTEGER NOT NULL, blob TEXT, PRIMARY KEY (tenant_id, session_id, seq), UNIQUE (tenant_id, session_id, id) ) STRICT',
 )
 
 DO_STATEMENTS: tuple[str, ...] = (
@@ -14,6 +14,7 @@ DO_STATEMENTS: tuple[str, ...] = (
     'CREATE TABLE IF NOT EXISTS mirror_outbox ( id INTEGER PRIMARY KEY AUTOINCREMENT, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, op TEXT NOT NULL, version INTEGER NOT NULL, seq_from INTEGER, seq_to INTEGER, created_at INTEGER NOT NULL ) STRICT',
     'CREATE TABLE IF NOT EXISTS session_writers ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, epoch INTEGER NOT NULL, writer_id TEXT NOT NULL, next_seq INTEGER NOT NULL, last_digest TEXT, last_result TEXT, PRIMARY KEY (tenant_id, session_id) ) STRICT',
     'CREATE TABLE IF NOT EXISTS evicted_sessions ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, archive_key TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (tenant_id, session_id) ) STRICT',
+    'CREATE TABLE IF NOT EXISTS session_blobs ( key TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL ) STRICT',
     'CREATE TABLE IF NOT EXISTS mirror_state ( id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_attempt_at INTEGER, last_success_at INTEGER, next_attempt_at INTEGER, delivered INTEGER NOT NULL DEFAULT 0 ) STRICT',
 )
 
@@ -28,7 +29,7 @@ D1_STATEMENTS: tuple[str, ...] = (
     "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
 )
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 """The number of the last migration."""
 MIGRATIONS: tuple[
     tuple[int, str, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...
@@ -65,6 +66,9 @@ MIGRATIONS: tuple[
         'CREATE TABLE IF NOT EXISTS archived_sessions ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, archive_key TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (tenant_id, session_id) ) STRICT',
         'ALTER TABLE archived_sessions RENAME TO evicted_sessions',
     ), (('evicted_sessions', ''),)),
+    (7, '0007_entry_blobs.sql', 'shared', (
+        'ALTER TABLE session_entries ADD COLUMN blob TEXT',
+    ), (('session_entries', 'blob'),)),
 )
 """migrations/, in order: (version, file name (what d1_migrations records), where it
 applies ("shared", "d1" or "do"), its statements, the (table, column) pairs they add:
@@ -109,4 +113,5 @@ ENTRY_COLUMNS: tuple[str, ...] = (
     'input_tokens',
     'output_tokens',
     'created_at',
+    'blob',
 )

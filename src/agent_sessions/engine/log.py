@@ -12,7 +12,8 @@ from .batches import prepare_batch
 from .errors import DuplicateEntry, InvalidInput, NotFound, VersionConflict
 from .fence import Fencing, batch_digest, writer_claim
 from .keys import SessionKey
-from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from .large import check_mode, row_bytes, same_blob
+from .limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, MAX_READ_BYTES
 from .ports import IntegrityViolation
 from .rows import entry
 from .rules import ENTRY_TYPES, ORDERS, check_version
@@ -83,6 +84,7 @@ class Log(Fencing):
             if e["id"] in rows
             and (
                 any(rows[e["id"]][f] != e[f] for f in _COMPARED)
+                or not same_blob(rows[e["id"]]["blob"], e["blob"])
                 or (e["parent_id"] is not None and rows[e["id"]]["parent_id"] != e["parent_id"])
             )
         )
@@ -111,14 +113,19 @@ class Log(Fencing):
         types: Sequence[str] | None = None,
         limit: Any = DEFAULT_PAGE_SIZE,
         order: str = "asc",
+        large: Any = None,
     ) -> dict[str, Any]:
         """Entries with after_seq < seq < before_seq, filtered by type, in seq order.
 
-        `has_more` says whether another page exists in the same direction.
+        `has_more` says whether another page exists in the same direction. `large` says how
+        the host answers large entries (engine/large.py); read whole, a page ends before the
+        entry that would take it past MAX_READ_BYTES (it holds one at least).
         """
+        whole = check_mode(large) == "whole"
         after = check_count(after_seq, "after_seq")
         before = check_optional_int(before_seq, "before_seq")
-        size = check_count(limit, "limit")
+        size = DEFAULT_PAGE_SIZE if limit is None else check_count(limit, "limit")
+        order = order or "asc"  # None: left out before a given `large`
         if not 1 <= size <= MAX_PAGE_SIZE:
             raise InvalidInput(f"limit must be from 1 to {MAX_PAGE_SIZE}", {"field": "limit"})
         if order not in ORDERS:
@@ -134,11 +141,17 @@ class Log(Fencing):
         statement = q.SELECT_ENTRIES_ASC if order == "asc" else q.SELECT_ENTRIES_DESC
         params = (*key.params, after, before, before, type_filter, type_filter, size + 1)
         rows = self._sql.execute(statement, params)
-        has_more = len(rows) > size
+        page, held = rows[:size], 0
+        for index, row in enumerate(page if whole else ()):
+            held += row_bytes(row)
+            if held > MAX_READ_BYTES and index:
+                page = page[:index]
+                break
+        has_more = len(rows) > len(page)
         return {
-            "entries": [entry(r) for r in rows[:size]],
+            "entries": [entry(r) for r in page],
             "has_more": has_more,
-            "next_cursor": rows[size - 1]["seq"] if has_more else None,
+            "next_cursor": page[-1]["seq"] if has_more else None,
             "version": session["version"],
             "entry_count": session["entry_count"],
             "last_seq": session["last_seq"],

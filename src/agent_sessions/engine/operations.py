@@ -8,6 +8,10 @@ whether a missing session is expected), the Durable Object's RPC methods, the `S
 facade the use cases call, and the local store's file handling. The Python client's methods
 and the TypeScript RPC types stay written out for their readers; tests hold them to this table.
 
+`large`, a parameter of the reads that answer entries, is "whole" (the default) or "prefix"
+(engine/large.py): the engine answers what the rows hold, and the host, beside the blob store,
+fetches the large parts or leaves them out as it says.
+
 Adding an operation: write it in the engine, declare it here; the tests say what else follows.
 """
 
@@ -69,17 +73,19 @@ _DECLARED = (
     Operation("get_session", (), Kind.READ),
     Operation("update_session", ("changes", "expected_version"), Kind.WRITE),
     Operation("delete_session", (), Kind.WRITE),
-    Operation("export_session", ("after_seq",), Kind.READ),
+    Operation("export_session", ("after_seq", "large"), Kind.READ),
     Operation("import_session", ("session", "entries"), Kind.WRITE, creates=True),
     Operation("save_data", ("data", "expected_version"), Kind.WRITE),
     Operation("load_data", (), Kind.READ),
     Operation("append", ("entries", "expected_version", "writer"), Kind.WRITE),
     Operation("claim_writer", ("writer_id",), Kind.WRITE),
     Operation("get_writer", (), Kind.READ),
-    Operation("read_entries", ("after_seq", "before_seq", "types", "limit", "order"), Kind.READ),
+    Operation(
+        "read_entries", ("after_seq", "before_seq", "types", "limit", "order", "large"), Kind.READ
+    ),
     Operation("find_entry", ("entry_id",), Kind.READ, internal=True),
     Operation("set_leaf", ("entry_id", "expected_version"), Kind.WRITE),
-    Operation("read_context", (), Kind.READ),
+    Operation("read_context", ("large",), Kind.READ),
     Operation("prune", ("before_seq", "expected_version"), Kind.WRITE),
     Operation("replace_history", ("from_seq", "entries", "expected_version"), Kind.WRITE),
     Operation("adopt_entries", ("origin", "entries"), Kind.WRITE, creates=True, internal=True),

@@ -17,7 +17,7 @@ from typing import Any
 
 from . import statements as q
 from .batches import compaction_floor
-from .errors import AlreadyExists, InvalidInput, NotFound
+from .errors import AlreadyExists, InsufficientStorage, InvalidInput, NotFound
 from .keys import SessionKey, now_ms
 from .lifecycle import NO_LIFECYCLE, Lifecycle
 from .ports import Row, SqlPort
@@ -36,9 +36,13 @@ def summary(row: Row) -> dict[str, Any]:
 
 
 def entry(row: Row) -> dict[str, Any]:
-    """An entry row as the API shows it."""
+    """An entry row as the API shows it; a large one (engine/large.py) with its `blob`,
+    which the host resolves or shows without its key, as the read asks."""
     found = dict(row)
     found["payload"] = decode_json(found["payload"], f"the payload of entry {found['seq']}")
+    blob = found.pop("blob", None)
+    if blob is not None:
+        found["blob"] = json.loads(blob)
     return found
 
 
@@ -180,6 +184,7 @@ class Rows:
                 "parent_id": parent,
             }
             rows.append(ENTRY_ROW(row))
+        self._keep_blobs(batch)
         compacted = compaction_floor(batch, seqs)
         if compacted is not None and compacted > session["compacted_through_seq"]:
             self._sql.execute(q.UPDATE_COMPACTED, (compacted, *key.params))
@@ -196,6 +201,22 @@ class Rows:
             "version": version,
         }
 
+    def _keep_blobs(self, batch: Sequence[dict[str, Any]]) -> None:
+        """Mark the objects of a batch's rows live (engine/blobs.py); if one is no longer
+        pending (the alarm took it for a crashed write's), the write is refused before it
+        commits, and the host deletes what it put."""
+        keys = [json.loads(e["blob"])["key"] for e in batch if e.get("blob")]
+        if not keys:
+            return
+        encoded = json.dumps(keys)
+        if self._sql.execute(q.COUNT_PENDING_BLOBS, (encoded,))[0]["pending"] != len(keys):
+            raise InsufficientStorage("a large entry's object was lost before its write ended")
+        self._sql.execute(q.MARK_BLOBS_LIVE, (encoded,))
+
+    def _doom_blobs(self, key: SessionKey, low: int, high: int) -> None:
+        """The objects of entries low..high, whose rows this transaction deletes."""
+        self._sql.execute(q.DOOM_BLOBS_OF_RANGE, (self._clock(), *key.params, low, high))
+
     def _insert_rows(self, rows: Sequence[Sequence[Any]]) -> None:
         """Entry rows (in ENTRY_COLUMNS order) as multi-row INSERTs within the bind limit."""
         per = q.ENTRY_ROWS_PER_INSERT
@@ -207,6 +228,7 @@ class Rows:
         """Delete a session and its entries; D1 follows by a tombstone at the next version."""
         session = self._require(key)
         version = session["version"] + 1
+        self._doom_blobs(key, 0, session["last_seq"])
         self._sql.execute(q.DELETE_ALL_ENTRIES, key.params)
         self._sql.execute(q.DELETE_SESSION, key.params)
         # Remember the version, so a re-created session starts above the tombstone's.

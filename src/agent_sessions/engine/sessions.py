@@ -18,10 +18,12 @@ from typing import Any
 from . import snapshot as doc
 from . import statements as q
 from .batches import prepare_batch, session_columns
+from .blobs import BlobLedger
 from .branches import Branches
 from .cold import ColdSteps
 from .errors import InvalidInput, NotFound
 from .keys import SessionKey
+from .large import blob_bytes, check_mode
 from .limits import EXPORT_PART_CHARS, MAX_DATA_BYTES, MAX_PAGE_SIZE
 from .ports import IntegrityViolation
 from .rows import entry, summary
@@ -29,7 +31,7 @@ from .rules import SESSION_FIELDS, TRANSITIONS, UPDATABLE, check_version, only
 from .values import check_count, check_optional_int, decode_json, encode_json
 
 
-class SessionEngine(Branches, ColdSteps):
+class SessionEngine(Branches, ColdSteps, BlobLedger):
     """Operations on sessions stored through a `SqlPort`.
 
     One instance may serve one session (a Durable Object) or many (tests, a local file):
@@ -112,10 +114,15 @@ class SessionEngine(Branches, ColdSteps):
     def delete_session(self, key: SessionKey) -> dict[str, Any]:
         return self._sql.transaction(lambda: self._delete(key))
 
-    def export_session(self, key: SessionKey, after_seq: Any = 0) -> dict[str, Any]:
+    def export_session(
+        self, key: SessionKey, after_seq: Any = 0, large: Any = None
+    ) -> dict[str, Any]:
         """The session as its export document (engine/snapshot.py), built where its rows are:
         from `after_seq` on, in parts of about EXPORT_PART_CHARS; the first part starts with
-        the session line. `next_after_seq` is where the next part starts (None: the end)."""
+        the session line. `next_after_seq` is where the next part starts (None: the end).
+        A large entry's line carries its `blob`, which the host resolves as `large` asks: whole,
+        its object counts towards the part's size."""
+        whole = check_mode(large) == "whole"
         after = check_count(after_seq, "after_seq")
         parts: list[str] = []
         if after == 0:
@@ -128,8 +135,9 @@ class SessionEngine(Branches, ColdSteps):
         while True:
             page = self._sql.execute(q.SELECT_ALL_ENTRIES, (*key.params, after, MAX_PAGE_SIZE))
             for row in page:
-                parts.append(doc.line(entry(row)))
-                size += len(parts[-1])
+                found = entry(row)
+                parts.append(doc.line(found))
+                size += len(parts[-1]) + (blob_bytes(found) if whole else 0)
                 after = row["seq"]
                 if size >= EXPORT_PART_CHARS:
                     return {"text": "".join(parts), "next_after_seq": after}

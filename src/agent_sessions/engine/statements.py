@@ -216,3 +216,43 @@ SELECT_EXPIRED_EVICTED = (
     "SELECT tenant_id, session_id, archive_key FROM evicted_sessions WHERE expires_at <= ?"
 )
 SELECT_NEXT_EVICTED_EXPIRY = "SELECT min(expires_at) AS due FROM evicted_sessions"
+
+# The blob ledger (session_blobs in schema.sql; engine/blobs.py). Keys travel as one JSON
+# array, as entry ids do.
+_KEYS = "key IN (SELECT value FROM json_each(?))"
+INSERT_PENDING_BLOB = (
+    "INSERT INTO session_blobs (key, tenant_id, session_id, state, at) "
+    "VALUES (?, ?, ?, 'pending', ?)"
+)
+COUNT_PENDING_BLOBS = (
+    f"SELECT count(*) AS pending FROM session_blobs WHERE {_KEYS} AND state = 'pending'"
+)
+SELECT_PENDING_BLOBS = f"SELECT key FROM session_blobs WHERE {_KEYS} AND state = 'pending'"
+MARK_BLOBS_LIVE = f"UPDATE session_blobs SET state = 'live' WHERE {_KEYS} AND state = 'pending'"
+DOOM_BLOBS_OF_RANGE = (
+    "INSERT INTO session_blobs (key, tenant_id, session_id, state, at) "
+    "SELECT json_extract(blob, '$.key'), tenant_id, session_id, 'doomed', ? "
+    f"FROM session_entries WHERE {OF_SESSION} AND seq >= ? AND seq <= ? AND blob IS NOT NULL "
+    "ON CONFLICT (key) DO UPDATE SET state = 'doomed', at = excluded.at"
+)
+"""The objects of entries low..high, before those rows are deleted (in the same transaction);
+an upsert, so a ledger that lost a key (a store emptied, then hydrated) still dooms it."""
+DOOM_BLOBS_OF_SESSION = (
+    f"UPDATE session_blobs SET state = 'doomed', at = ? WHERE {OF_SESSION} AND state = 'live'"
+)
+"""An evicted session's objects: its rows are in no table here, but its ledger is."""
+INSERT_LIVE_BLOBS = (
+    "INSERT INTO session_blobs (key, tenant_id, session_id, state, at) "
+    "SELECT json_extract(blob, '$.key'), tenant_id, session_id, 'live', ? "
+    f"FROM session_entries WHERE {OF_SESSION} AND blob IS NOT NULL "
+    "ON CONFLICT (key) DO NOTHING"
+)
+SELECT_BLOB_GARBAGE = (
+    "SELECT key FROM session_blobs WHERE state = 'doomed' OR (state = 'pending' AND at <= ?) "
+    "ORDER BY at LIMIT ?"
+)
+DELETE_BLOB_RECORDS = f"DELETE FROM session_blobs WHERE {_KEYS} AND state <> 'live'"
+SELECT_NEXT_BLOB_DUE = (
+    "SELECT min(CASE WHEN state = 'doomed' THEN at ELSE at + ? END) AS due FROM session_blobs "
+    "WHERE state <> 'live'"
+)

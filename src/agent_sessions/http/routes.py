@@ -5,9 +5,11 @@ Dependencies are `async def` on purpose: FastAPI runs plain `def` dependencies i
 pool, and Pyodide (the Workers runtime) cannot start threads.
 """
 
+from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi.responses import StreamingResponse
 
 from ..engine import SessionKey
 from ..engine.errors import Forbidden, Unauthorized
@@ -20,7 +22,7 @@ from ..service.fork import fork_session
 from ..service.listing import MAX_CURSOR_LENGTH, list_sessions
 from ..service.search import MAX_HITS, search_entries
 from ..service.services import Services
-from ..service.transfer import export_session, parse_import
+from ..service.transfer import export_parts, export_session, parse_import
 from ..wire import (
     DIGITS,
     AppendRequest,
@@ -60,6 +62,14 @@ class JsonText(Response):
 
 
 router = APIRouter(prefix="/v1")
+LargeMode = Annotated[
+    str,
+    Query(
+        pattern="^(whole|prefix)$",
+        description="whole: large entries as they were written; prefix: as their rows keep "
+        "them, the first characters of the content and `blob` saying what is left out.",
+    ),
+]
 NDJSON = "application/x-ndjson"
 GZIP = "application/gzip"
 IMPORT_ROUTE = "/sessions/import"
@@ -222,12 +232,19 @@ async def delete_session(key: WriteKey, services: ServicesDep) -> Any:
     },
 )
 async def export(key: ReadKey, services: ServicesDep, snapshot: bool = False) -> Response:
-    """The session and all its entries as JSON Lines (the import format); with
-    `snapshot=true`, gzipped: byte for byte what the cold tier keeps in R2."""
-    text = await export_session(services.sessions, key)
+    """The session and all its entries, whole, as JSON Lines (the import format); with
+    `snapshot=true`, gzipped: for a session without large entries, byte for byte what the
+    cold tier keeps in R2 (whose snapshot keeps large entries as their rows hold them)."""
     if snapshot:
-        return Response(compress(text), media_type=GZIP)
-    return Response(text, media_type=NDJSON)
+        return Response(compress(await export_session(services.sessions, key)), media_type=GZIP)
+    first, rest = await export_parts(services.sessions, key)
+
+    async def body() -> AsyncIterator[bytes]:
+        yield first.encode()
+        async for part in rest:
+            yield part.encode()
+
+    return StreamingResponse(body(), media_type=NDJSON)
 
 
 @router.put("/sessions/{session_id}/data", response_model=SessionData, tags=["data"])
@@ -273,8 +290,11 @@ async def read_entries(
     types: Annotated[list[EntryType] | None, Query(max_length=len(ENTRY_TYPES))] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), DIGITS] = DEFAULT_PAGE_SIZE,
     order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+    large: LargeMode = "whole",
 ) -> Any:
-    args = (after_seq, before_seq, types, limit, order)
+    """Entries in seq order; a page of whole entries ends early rather than carry more than
+    MAX_READ_BYTES (has_more then says so)."""
+    args = (after_seq, before_seq, types, limit, order, large)
     return JsonText(await services.sessions.text("read_entries", key, *args))
 
 
@@ -298,9 +318,9 @@ async def set_leaf(body: LeafMove, key: WriteKey, services: ServicesDep) -> Any:
 
 
 @router.get("/sessions/{session_id}/context", response_model=Context, tags=["branches"])
-async def read_context(key: ReadKey, services: ServicesDep) -> Any:
+async def read_context(key: ReadKey, services: ServicesDep, large: LargeMode = "whole") -> Any:
     """What an agent loads to continue: the current branch, cut at the latest compaction."""
-    return JsonText(await services.sessions.text("read_context", key))
+    return JsonText(await services.sessions.text("read_context", key, large))
 
 
 @router.post("/sessions/{session_id}/prune", response_model=Pruned, tags=["entries"])

@@ -6,6 +6,7 @@ An import keeps the entries' ids, parents, content and timestamps and numbers th
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from typing import Any
 
 from ..engine import SessionKey
@@ -39,13 +40,23 @@ ENTRY_FIELDS = (
 async def export_session(sessions: Sessions, key: SessionKey) -> str:
     """The whole export document, which the session's store builds in parts (one for most
     sessions: see EXPORT_PART_CHARS)."""
-    parts: list[str] = []
-    after: int | None = 0
-    while after is not None:
-        part = await sessions.export_session(key, after)
-        parts.append(part["text"])
-        after = part["next_after_seq"]
-    return "".join(parts)
+    first, rest = await export_parts(sessions, key)
+    return first + "".join([part async for part in rest])
+
+
+async def export_parts(sessions: Sessions, key: SessionKey) -> tuple[str, AsyncIterator[str]]:
+    """The export's first part (so a missing session is refused before anything is sent),
+    and the parts after it, fetched one at a time as they are consumed: a document of large
+    entries is never held whole (the HTTP route streams it)."""
+    part = await sessions.export_session(key, 0)
+
+    async def rest(after: int | None) -> AsyncIterator[str]:
+        while after is not None:
+            more = await sessions.export_session(key, after)
+            yield more["text"]
+            after = more["next_after_seq"]
+
+    return part["text"], rest(part["next_after_seq"])
 
 
 def parse_import(body: bytes) -> tuple[str | None, dict[str, Any], list[dict[str, Any]]]:
@@ -72,6 +83,13 @@ def parse_import(body: bytes) -> tuple[str | None, dict[str, Any], list[dict[str
     fields = {f: session[f] for f in SESSION_FIELDS if f in session}
     if fields.get("status") == "archived":  # a snapshot from the archive: the copy is in use
         fields["status"] = "active"
+    held = [e.get("id") for e in entries if e.get("blob") is not None]
+    if held:
+        raise InvalidInput(
+            "entries of this document keep their large part in a blob store (a snapshot of "
+            "the archive, or an export read with large=prefix): import a whole export",
+            {"ids": held[:20]},
+        )
     kept = [{f: e[f] for f in ENTRY_FIELDS if e.get(f) is not None} for e in entries]
     exported_id = session.get("id") if isinstance(session.get("id"), str) else None
     return exported_id, fields, kept

@@ -138,7 +138,7 @@ class Default(WorkerEntrypoint):
         return await self._rpc(call)
 
     async def read_entries(self, tenant: Any, session_id: Any, query: Any = None) -> Any:
-        """query: after_seq, before_seq, types, limit, order (all optional)."""
+        """query: after_seq, before_seq, types, limit, order, large (all optional)."""
 
         def make() -> tuple[SessionKey, tuple[Any, ...]]:
             q = _options(query, "query")
@@ -148,6 +148,7 @@ class Default(WorkerEntrypoint):
                 q.get("types"),
                 q.get("limit", DEFAULT_PAGE_SIZE),
                 q.get("order", "asc"),
+                q.get("large"),
             )
             return self._key(tenant, session_id), OPERATIONS["read_entries"].bind(values)
 

@@ -82,7 +82,7 @@ class FloorObject(DurableObject):
                 rows.append([
                     TENANT, session_id, seq, entry_id, e.get("parent_id") or leaf, e["type"],
                     e.get("role"), e.get("content"), None if payload is None else text(payload),
-                    e.get("input_tokens", 0), e.get("output_tokens", 0), now,
+                    e.get("input_tokens", 0), e.get("output_tokens", 0), now, None,
                 ])  # fmt: skip
                 if e["type"] == "message":
                     messages += 1

@@ -1,6 +1,7 @@
 """Cutting an add_items call into appends the server accepts: by count and by bytes, as the
 engine measures them (content plus compact payload JSON, UTF-8) and as the request carries
-them (the client's ASCII JSON), so no append is refused for its size."""
+them (JSON with ASCII escapes: no smaller than the client's UTF-8), so no append is refused
+for its size."""
 
 from __future__ import annotations
 

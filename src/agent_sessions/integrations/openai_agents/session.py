@@ -31,7 +31,7 @@ class AgentSessionsSession:
     - `session_settings` is a `SessionSettings`, a dict of its fields (unknown keys are a
       `TypeError`) or None (`SessionSettings()`), and `get_items` resolves its limit as the SDK
       does: None or a negative limit is everything, 0 is nothing, N the latest N items.
-    - `add_items` is atomic: one append, or, past one append's limits (500 entries, 4 MiB),
+    - `add_items` is atomic: one append, or, past one append's limits (500 entries, 16 MiB),
       parts chained by `expected_version` that count only once the last one lands.
     - Other clients' entries in the session are not items: reads and `pop_item` skip them,
       and `pop_item` keeps them.
