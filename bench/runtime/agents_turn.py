@@ -1,15 +1,19 @@
 """One OpenAI Agents turn through the adapter, as an app runs it: a new
 `AgentSessionsSession` per request (a web handler's), `Runner.run` with an offline model
-that answers ~1 KB at once, against the Worker over HTTP and the local server. The turn is
-what the adapter does around the model: read the history, append the turn's items."""
+that answers ~1 KB at once, against the Worker over HTTP and the local server, and, for
+what the SDK itself costs, the same turn over its own `SQLiteSession` (a file, in the bench's
+process). The turn is what the session does around the model (read the history, append the
+turn's items) and what the Runner does with the history it read."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
-from agents import Agent, ModelResponse, RunConfig, Runner, Usage
+from agents import Agent, ModelResponse, RunConfig, Runner, SQLiteSession, Usage
+from agents.memory import Session
 from agents.models.interface import Model
 from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 
@@ -22,6 +26,8 @@ from .progress import progress
 from .sampling import interleave, quiesce
 
 CONFIG = RunConfig(tracing_disabled=True)
+SDK = "sdk"
+"""The key of the SDK's own SQLiteSession, measured in the bench's own process."""
 
 
 class ScriptedModel(Model):
@@ -48,13 +54,17 @@ class ScriptedModel(Model):
 class AgentsTurns:
     """Runner turns on one event loop (an app's), one session object per turn."""
 
-    def __init__(self, servers: Mapping[str, tuple[str, str | None]]) -> None:
-        """servers: system key -> (base URL, token)."""
+    def __init__(self, servers: Mapping[str, tuple[str, str | None]], sdk_file: Path) -> None:
+        """servers: system key -> (base URL, token); `sdk_file`: the SQLiteSession's."""
         self.servers = servers
+        self.sdk_file = sdk_file
+        self.keys = [*servers, SDK]
         self.agent = Agent(name="bench", instructions="Be brief.", model=ScriptedModel())
         self.loop = asyncio.new_event_loop()
 
-    def session(self, key: str, session_id: str) -> AgentSessionsSession:
+    def session(self, key: str, session_id: str) -> Session:
+        if key == SDK:
+            return SQLiteSession(session_id, self.sdk_file)
         base, token = self.servers[key]
         return AgentSessionsSession(session_id, AsyncClient(base, token), agent_name="bench")
 
@@ -80,11 +90,11 @@ def run_agents(turns: AgentsTurns, pids: Mapping[str, int], plan: Plan) -> list[
     cells = []
     for history in plan.agents_histories:
         session = f"agents{history}"
-        for key in turns.servers:
+        for key in turns.keys:
             turns.seed(key, session, history, plan.seed_batch)
         quiesce(pids)
         texts = [m["content"] for m in Conversation(seed=history).take(plan.agents_reps + 1)]
-        calls = {key: runner(turns, key, session, texts) for key in turns.servers}
+        calls = {key: runner(turns, key, session, texts) for key in turns.keys}
         samples = interleave(calls, pids, plan.agents_reps)
         summary = {key: s.summary() for key, s in samples.items()}
         cells.append({"op": "agents_turn", "history": history, "systems": summary})

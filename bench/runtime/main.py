@@ -17,7 +17,7 @@ from typing import Any
 from bench.report import machine
 from bench.run import scratch_root
 
-from .agents_turn import AgentsTurns, run_agents
+from .agents_turn import SDK, AgentsTurns, run_agents
 from .coldstart import run_cold
 from .history import HistoryPhase
 from .loopback import Loopback
@@ -26,7 +26,7 @@ from .processes import TOKEN, Fleet
 from .procfs import load_average
 from .progress import progress
 from .report import SYSTEMS, markdown, write
-from .sampling import quiesce
+from .sampling import IN_PROCESS, quiesce
 from .systems import Floor, Peer, SessionsHttp, SessionsRpc, System
 from .targets import check
 
@@ -38,6 +38,10 @@ NOTE = (
     "cpuTime 0), from one request's start to the next's, so it includes background work: "
     "for agent-sessions, the drain to its local D1, which runs in the same process."
 )
+
+
+PROCESSES = tuple(key for key in SYSTEMS if key != SDK)
+"""The systems with a process of their own (the SDK's session runs in the bench's)."""
 
 
 def build_systems(fleet: Fleet) -> dict[str, System]:
@@ -55,17 +59,18 @@ def build_systems(fleet: Fleet) -> dict[str, System]:
 def measure(fleet: Fleet, plan: Plan) -> dict[str, Any]:
     fleet.start()
     progress("all systems started")
-    quiesce({key: fleet.pid(key) for key in (*SYSTEMS, "trivial")})
+    quiesce({key: fleet.pid(key) for key in (*PROCESSES, "trivial")})
     cold = run_cold(
         {"http": fleet.http, "pyfloor": fleet.pyfloor, "trivial": fleet.trivial}, plan.cold_reps
     )
-    pids = {key: fleet.pid(key) for key in SYSTEMS}
+    pids = {key: fleet.pid(key) for key in PROCESSES}
     history = HistoryPhase(build_systems(fleet), pids, plan)
     cells = history.run()
     servers = {"http": (fleet.base("http"), TOKEN), "cpython": (fleet.base("cpython"), None)}
-    turns = AgentsTurns(servers)
+    turns = AgentsTurns(servers, fleet.scratch / "sdk-sessions.db")
     try:
-        cells += run_agents(turns, {key: pids[key] for key in servers}, plan)
+        agents_pids = {key: pids[key] for key in servers} | {SDK: IN_PROCESS}
+        cells += run_agents(turns, agents_pids, plan)
     finally:
         turns.close()
     cells.append(history.final(fleet.abandon))

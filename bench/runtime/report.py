@@ -15,6 +15,7 @@ SYSTEMS = {
     "pyfloor": "Python floor: our statements (workerd)",
     "peer": "agents AIChatAgent (workerd)",
     "cpython": "agent-sessions, local server (CPython)",
+    "sdk": "the SDK's own SQLiteSession (CPython)",
 }
 OPS = {
     "append": "append a turn (2 x 1 KB)",

@@ -20,6 +20,10 @@ from .procfs import cpu_seconds
 
 SETTLE_S = 0.3
 """After a cell: time for background work of its last request to finish."""
+IN_PROCESS = 0
+"""The pid of a system run in the bench's own process (the SDK's SQLiteSession): its CPU is
+the process's during its own calls only, since between them the process is every other
+system's client."""
 
 
 def p95(values: list[float]) -> float:
@@ -73,9 +77,9 @@ def interleave(
     for rep in range(-warmup, reps):
         shift = rep % len(active) if active else 0
         for key in active[shift:] + active[:shift]:
-            if rep >= 0:
+            if rep >= 0 and pids[key] != IN_PROCESS:
                 marks[key].append(cpu_seconds(pids[key]))
-            started = time.perf_counter()
+            started, own = time.perf_counter(), time.process_time()
             try:
                 calls[key](rep + warmup)
             except TimeoutError:
@@ -88,8 +92,12 @@ def interleave(
                 continue
             if rep >= 0:
                 samples[key].wall.append(time.perf_counter() - started)
+                if pids[key] == IN_PROCESS:
+                    samples[key].cpu.append(time.process_time() - own)
     time.sleep(SETTLE_S)
     for key in active:
+        if pids[key] == IN_PROCESS:
+            continue
         marks[key].append(cpu_seconds(pids[key]))
         samples[key].cpu = [b - a for a, b in zip(marks[key], marks[key][1:], strict=False)]
     return samples
@@ -99,6 +107,7 @@ def quiesce(pids: Mapping[str, int], timeout: float = 120, idle: float = 0.03) -
     """Wait until every process uses under `idle` of a core (background drains, GC done);
     returns the seconds waited."""
     started = time.monotonic()
+    pids = {k: p for k, p in pids.items() if p != IN_PROCESS}
     while time.monotonic() - started < timeout:
         before = {k: cpu_seconds(p) for k, p in pids.items()}
         time.sleep(0.5)
