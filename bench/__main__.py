@@ -3,7 +3,8 @@
 Under CPython, two suites: `storage`, what a turn costs as a session grows, for agent-sessions
 and its peers; and `load`, the local server under concurrent clients (bench/load.py).
 `python -m bench runtime` measures the Worker in real workerd beside JavaScript peers
-(bench/runtime/). Exits 1 if a target is missed; `--smoke` runs tiny sizes to prove the bench
+(bench/runtime/), and `python -m bench scale` what the mirror's D1 shards carry
+(bench/scale.py). Exits 1 if a target is missed; `--smoke` runs tiny sizes to prove the bench
 works and checks no targets (they are about sizes it does not reach).
 """
 
@@ -15,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from . import load, load_report, probe
+from . import load, load_report, probe, scale
 from .mirror import mirror_figures
 from .report import check, machine, markdown, write
 from .run import measure_system, scratch_root
@@ -74,6 +75,8 @@ def main(argv: list[str] | None = None) -> int:
         from .runtime.main import main as runtime  # noqa: PLC0415 - needs the workerd toolchain
 
         return runtime(argv[1:])
+    if argv[:1] == ["scale"]:
+        return scale.main(argv[1:])
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
     parser.add_argument("--suite", choices=["all", *SUITES], default="all")
     parser.add_argument("--sizes", default="10,100,1000,10000", help="history lengths")

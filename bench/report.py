@@ -154,6 +154,11 @@ def markdown(results: dict[str, Any]) -> str:
             lines.append(
                 f"| {label} | {m['statements_per_turn']:.2f} | {m['batches_per_turn']:.2f} |"
             )
+        for m in mirror.get("delayed", []):
+            label = f"{m['writes_per_turn']} writes a turn, drain delay {m['delay_ms']} ms"
+            lines.append(
+                f"| {label} | {m['statements_per_turn']:.2f} | {m['batches_per_turn']:.2f} |"
+            )
     lines += ["", "| target | limit | measured | met |", "|---|---|---|---|"]
     for t in results["targets"]:
         met = {True: "yes", False: "**NO**", None: "not measured"}[t["met"]]

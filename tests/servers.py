@@ -15,6 +15,8 @@ from typing import Any
 
 import pytest
 
+from .shards import cli_flags, shard_map
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -42,12 +44,15 @@ class Server:
         *flags: str,
         env: dict[str, str] | None = None,
         max_file_bytes: int | None = None,
+        sharding: str = "one-shard",
     ) -> None:
         """`max_file_bytes` limits every file the server writes (RLIMIT_FSIZE): a disk that
-        fills up, for this process only."""
+        fills up, for this process only. `sharding`: its mirror databases (tests/shards.py),
+        given as the flags a user gives."""
         port = free_port()
         self.base = f"http://127.0.0.1:{port}"
         self.data_dir = data_dir
+        self.shards = shard_map(sharding)
         command = ["-m", "agent_sessions", "serve", "--port", str(port)]
         if max_file_bytes is None:
             command = [sys.executable, *command]
@@ -57,7 +62,12 @@ class Server:
         # one (the access log of a busy test) would block the server.
         self.log = tempfile.NamedTemporaryFile(prefix="agent-sessions-", suffix=".log")  # noqa: SIM115
         self.process = subprocess.Popen(
-            [*command, "--data-dir", str(data_dir), *(flags if flags or env else ("--no-auth",))],
+            [
+                *command,
+                *("--data-dir", str(data_dir)),
+                *(flags if flags or env else ("--no-auth",)),
+                *cli_flags(sharding),
+            ],
             stdout=self.log,
             stderr=subprocess.STDOUT,
             env=env,

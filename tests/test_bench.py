@@ -38,6 +38,10 @@ def test_smoke_run_measures_every_system(tmp_path: Path) -> None:
     mirror = results["mirror"]
     assert mirror["drained_each_turn"]["statements_per_turn"] == 2.0
     assert mirror["burst"]["statements_per_turn"] < 1
+    at_once, *delayed = mirror["delayed"]
+    assert at_once["statements_per_turn"] == 2.0 * at_once["writes_per_turn"], "2 per write"
+    for m in delayed:  # a turn's writes, 50 ms apart, fall in one window: one batch
+        assert (m["statements_per_turn"], m["batches_per_turn"]) == (2.0, 1.0), m
     assert len(results["targets"]) == 6
     assert "| agent-sessions | 10 |" in (out / "results.md").read_text()
     assert (out / "results.png").read_bytes()[:4] == b"\x89PNG"
@@ -141,3 +145,19 @@ def test_runtime_targets_are_ratios_of_medians_of_one_run() -> None:
     }
     assert p95([float(v) for v in range(1, 31)]) == 29.0
     assert p95([5.0]) == 5.0
+
+
+def test_the_scale_bench_runs_and_measures_the_shards(tmp_path: Path) -> None:
+    out = tmp_path / "scale.json"
+    command = [sys.executable, "-m", "bench", "scale", "--smoke", "--out", str(out)]
+    run = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    figures = json.loads(out.read_text())
+    assert figures["mirrored"]["statements_per_turn"] == 2.0, "a session upsert, an entry upsert"
+    assert 1.0 <= figures["mirrored"]["busiest_share"] < 4, "every database took some"
+    assert all(1.0 <= b < 1.2 for b in figures["balance"].values()), "10,000 tenants spread"
+    at_once = [row["appends_per_second"] for row in figures["capacity_at_once"]]
+    assert at_once == sorted(at_once), "more databases carry more"
+    assert "| 16 |" in run.stdout

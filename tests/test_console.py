@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sqlite3
 import time
 from collections.abc import Iterator
 
@@ -17,15 +16,20 @@ from agent_sessions.client import Client
 
 from .conftest import ROOT, run_tool
 from .servers import Server
+from .shards import misplaced, union
 
 TOKEN = "console-token-0123456789"
 SHOTS = ROOT / "test-artifacts" / "console"
 
 
-@pytest.fixture(scope="module")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+@pytest.fixture(scope="module", params=["one-shard", "own-shard"])
+def server(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Server]:
+    """The console's server, with one mirror database, or with tenant "acme" on a database of
+    its own (`DB_1`, tests/shards.py): the list and the search read it there."""
     env = {**os.environ, "AGENT_SESSIONS_TOKENS": f"{TOKEN}=acme"}
-    running = Server(tmp_path_factory.mktemp("console") / "data", env=env)
+    running = Server(tmp_path_factory.mktemp("console") / "data", env=env, sharding=request.param)
     client = Client(running.base, TOKEN)
     client.create_session("refund-42", user_id="ada", agent_name="support", title="Refund")
     client.append("refund-42", [
@@ -81,7 +85,8 @@ def test_the_transcript_folds_tools_and_marks_the_compaction(seen: dict) -> None
 
 
 def test_search_finds_what_a_like_scan_finds_and_opens_it(seen: dict, server: Server) -> None:
-    d1 = sqlite3.connect(server.data_dir / "d1.sqlite")
+    assert not misplaced(server.data_dir, server.shards)
+    d1 = union(server.data_dir, server.shards)
     try:
         rows = d1.execute(
             "SELECT session_id, seq FROM session_entries WHERE tenant_id = 'acme' "

@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import os
 import random
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,12 +24,16 @@ from agent_sessions.engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from agent_sessions.engine.limits import INLINE_ENTRY_BYTES, MAX_ENTRIES_PER_APPEND
 from agent_sessions.engine.ports import SqlValue
 from agent_sessions.host import SessionHost
+from agent_sessions.local.store import LocalStore
 from agent_sessions.mirror.drain import backoff_ms
 from agent_sessions.mirror.limits import MAX_PARAMS, STATEMENTS_PER_DRAIN
 from agent_sessions.mirror.ports import MirrorPort, Statement
+from agent_sessions.mirror.shards import MirrorRouter, Unroutable
+from agent_sessions.mirror.timing import DrainTiming
 
 from .conftest import Clock
 from .faulty_mirror import FaultyMirror
+from .shards import SHARDINGS, D1Set
 
 
 class Recorder:
@@ -50,10 +55,11 @@ class Recorder:
 
 
 class Fleet:
-    """Many sessions, each with its own store (its "DO"), mirroring to one D1."""
+    """Many sessions, each with its own store (its "DO"), mirroring to D1 (one database, or
+    the tenant's of several)."""
 
     def __init__(
-        self, mirror: MirrorPort, clock: Clock, lifecycle: Lifecycle = NO_LIFECYCLE
+        self, mirror: MirrorPort | MirrorRouter, clock: Clock, lifecycle: Lifecycle = NO_LIFECYCLE
     ) -> None:
         self.mirror = mirror
         self.clock = clock
@@ -102,11 +108,12 @@ def rows(conn: Any, table: str, columns: tuple[str, ...]) -> list[tuple[Any, ...
     return conn.execute(f"SELECT {', '.join(columns)} FROM {table} ORDER BY {order}").fetchall()
 
 
-def assert_d1_equals_the_dos(fleet: Fleet, d1: SqliteMirror) -> None:
+def assert_d1_equals_the_dos(fleet: Fleet, d1: D1Set) -> None:
     """Row by row, on every shared column: nothing lost, duplicated or stale."""
     for table, columns in (("sessions", SESSION_COLUMNS), ("session_entries", ENTRY_COLUMNS)):
         expected = sorted(r for conn in fleet.raw.values() for r in rows(conn, table, columns))
-        actual = rows(d1.sql.connection, table, columns)
+        actual = rows(d1.connection, table, columns)
+        assert not d1.misplaced(), "a tenant's rows are in a database it is not placed on"
         assert len(actual) == len(set(actual)), f"{table}: duplicated rows in D1"
         missing = set(expected) - set(actual)
         extra = set(actual) - set(expected)
@@ -115,9 +122,12 @@ def assert_d1_equals_the_dos(fleet: Fleet, d1: SqliteMirror) -> None:
         assert actual == expected
 
 
-@pytest.fixture
-def d1() -> SqliteMirror:
-    return SqliteMirror(":memory:")
+@pytest.fixture(params=sorted(SHARDINGS))
+def d1(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[D1Set]:
+    """The mirror's databases: one, or two with a shard map (tests/shards.py)."""
+    made = D1Set(tmp_path / "d1", request.param)
+    yield made
+    made.close()
 
 
 def entry(i: int, size: int = 40) -> dict[str, Any]:
@@ -131,13 +141,14 @@ def entry(i: int, size: int = 40) -> dict[str, Any]:
     }
 
 
-def test_random_faults_lose_nothing(d1: SqliteMirror, clock: Clock) -> None:
+def test_random_faults_lose_nothing(d1: D1Set, clock: Clock) -> None:
     """100 sessions, 10,000 entries, D1 failing ~30% of batches, before and after commit."""
     seed = int(os.environ.get("MIRROR_SEED", random.randrange(2**32)))
     print(f"MIRROR_SEED={seed}")  # replay a failure with this seed
     rng = random.Random(seed)
-    faulty = FaultyMirror(Recorder(d1), random.Random(seed + 1), failure_rate=0.3)
-    fleet = Fleet(faulty, clock)
+    routed = d1.route(lambda port: FaultyMirror(Recorder(port), random.Random(seed + 1), 0.3))
+    fleet = Fleet(routed.router, clock)
+    faults = list(routed.wrappers.values())
     keys = [SessionKey(f"t{i % 3}", f"s{i:03d}") for i in range(100)]
 
     async def scenario() -> None:
@@ -168,11 +179,11 @@ def test_random_faults_lose_nothing(d1: SqliteMirror, clock: Clock) -> None:
         await fleet.drain_until_quiet()
 
     run(scenario())
-    assert faulty.before_commit > 0, "failures before commit were injected"
-    assert faulty.after_commit > 0, "lost acknowledgements were injected"
-    assert faulty.timeouts > 0, "timeouts were injected"
+    assert sum(f.before_commit for f in faults) > 0, "failures before commit were injected"
+    assert sum(f.after_commit for f in faults) > 0, "lost acknowledgements were injected"
+    assert sum(f.timeouts for f in faults) > 0, "timeouts were injected"
     assert_d1_equals_the_dos(fleet, d1)
-    (entries,) = d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone()
+    (entries,) = d1.connection.execute("SELECT count(*) FROM session_entries").fetchone()
     held = sum(
         c.execute("SELECT count(*) FROM session_entries").fetchone()[0] for c in fleet.raw.values()
     )
@@ -183,9 +194,10 @@ def test_random_faults_lose_nothing(d1: SqliteMirror, clock: Clock) -> None:
         assert status["attempts"] == 0
 
 
-def test_an_older_version_delivered_late_changes_nothing(d1: SqliteMirror, clock: Clock) -> None:
-    recorder = Recorder(d1)
-    fleet = Fleet(recorder, clock)
+def test_an_older_version_delivered_late_changes_nothing(d1: D1Set, clock: Clock) -> None:
+    routed = d1.route(Recorder)
+    recorder = routed.of("t")
+    fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
 
     async def scenario() -> None:
@@ -196,16 +208,17 @@ def test_an_older_version_delivered_late_changes_nothing(d1: SqliteMirror, clock
         await recorder.apply(old)  # a stale retry arriving after the newer batch
 
     run(scenario())
-    (version, data) = d1.sql.connection.execute("SELECT version, data FROM sessions").fetchone()
+    (version, data) = d1.connection.execute("SELECT version, data FROM sessions").fetchone()
     assert (version, data) == (3, '{"n":2}')
     assert_d1_equals_the_dos(fleet, d1)
 
 
 def test_deletes_reach_d1_and_an_old_tombstone_spares_a_new_incarnation(
-    d1: SqliteMirror, clock: Clock
+    d1: D1Set, clock: Clock
 ) -> None:
-    recorder = Recorder(d1)
-    fleet = Fleet(recorder, clock)
+    routed = d1.route(Recorder)
+    recorder = routed.of("t")
+    fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
 
     async def scenario() -> None:
@@ -213,24 +226,25 @@ def test_deletes_reach_d1_and_an_old_tombstone_spares_a_new_incarnation(
         await fleet.call(key, "append", [entry(i) for i in range(5)], None)
         await fleet.call(key, "delete_session")
         tombstone = recorder.batches[-1]
-        assert d1.sql.connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
-        assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+        assert d1.connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+        assert d1.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
         await fleet.call(key, "create_session", {"title": "new"})
         await fleet.call(key, "append", [entry(i) for i in range(2)], None)
         await recorder.apply(tombstone)  # replayed after the new incarnation landed
 
     run(scenario())
-    assert d1.sql.connection.execute("SELECT title, version FROM sessions").fetchone() == ("new", 5)
-    assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (2,)
+    assert d1.connection.execute("SELECT title, version FROM sessions").fetchone() == ("new", 5)
+    assert d1.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (2,)
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_expiry_and_idle_alarms_end_with_d1_equal(d1: SqliteMirror, clock: Clock) -> None:
+def test_expiry_and_idle_alarms_end_with_d1_equal(d1: D1Set, clock: Clock) -> None:
     """The alarm's lifecycle sweep, with D1 down when it runs: the expired session's rows
     leave its DO at once and D1 later, the idle one turns abandoned in both, and each alarm
     asks for the next due time: the retry first, then the next rule."""
-    faulty = FaultyMirror(d1, random.Random(0), failure_rate=0)
-    fleet = Fleet(faulty, clock, Lifecycle(ttl_ms=3_600_000, idle_timeout_ms=60_000))
+    routed = d1.route(lambda port: FaultyMirror(port, random.Random(0), failure_rate=0))
+    faulty = routed.of("t")
+    fleet = Fleet(routed.router, clock, Lifecycle(ttl_ms=3_600_000, idle_timeout_ms=60_000))
     doomed, quiet = SessionKey("t", "doomed"), SessionKey("t", "quiet")
     start = clock.now
 
@@ -255,18 +269,19 @@ def test_expiry_and_idle_alarms_end_with_d1_equal(d1: SqliteMirror, clock: Clock
         assert (await fleet.call(quiet, "verify_mirror"))["equal"]
 
     run(scenario())
-    d1_rows = d1.sql.connection.execute("SELECT id, status FROM sessions").fetchall()
+    d1_rows = d1.connection.execute("SELECT id, status FROM sessions").fetchall()
     assert d1_rows == [("quiet", "abandoned")]
     counts = "SELECT session_id, count(*) FROM session_entries GROUP BY 1"
-    assert d1.sql.connection.execute(counts).fetchall() == [("quiet", 3)]
+    assert d1.connection.execute(counts).fetchall() == [("quiet", 3)]
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_work_undone_by_a_later_tombstone_is_not_sent(d1: SqliteMirror, clock: Clock) -> None:
+def test_work_undone_by_a_later_tombstone_is_not_sent(d1: D1Set, clock: Clock) -> None:
     """While D1 is down a session is filled, deleted and re-created: D1 must end with the new
     incarnation only, never the old entries under the new session row."""
-    faulty = FaultyMirror(Recorder(d1), random.Random(0), failure_rate=0)
-    fleet = Fleet(faulty, clock)
+    routed = d1.route(lambda port: FaultyMirror(Recorder(port), random.Random(0), 0))
+    faulty = routed.of("t")
+    fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
 
     async def scenario() -> None:
@@ -281,13 +296,14 @@ def test_work_undone_by_a_later_tombstone_is_not_sent(d1: SqliteMirror, clock: C
         await fleet.drain_until_quiet()
 
     run(scenario())
-    assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (3,)
+    assert d1.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (3,)
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_a_big_append_is_split_within_d1_limits(d1: SqliteMirror, clock: Clock) -> None:
-    recorder = Recorder(d1)
-    fleet = Fleet(recorder, clock)
+def test_a_big_append_is_split_within_d1_limits(d1: D1Set, clock: Clock) -> None:
+    routed = d1.route(Recorder)
+    recorder = routed.of("t")
+    fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
     run(fleet.call(key, "create_session", {}))
     batch = [entry(i, size=2_000) for i in range(MAX_ENTRIES_PER_APPEND)]
@@ -296,9 +312,10 @@ def test_a_big_append_is_split_within_d1_limits(d1: SqliteMirror, clock: Clock) 
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_an_entry_at_the_size_limit_still_mirrors(d1: SqliteMirror, clock: Clock) -> None:
-    recorder = Recorder(d1)
-    fleet = Fleet(recorder, clock)
+def test_an_entry_at_the_size_limit_still_mirrors(d1: D1Set, clock: Clock) -> None:
+    routed = d1.route(Recorder)
+    recorder = routed.of("t")
+    fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
     run(fleet.call(key, "create_session", {}))
     big = {"type": "message", "content": "y" * (INLINE_ENTRY_BYTES - 10)}
@@ -310,11 +327,12 @@ def test_an_entry_at_the_size_limit_still_mirrors(d1: SqliteMirror, clock: Clock
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_coalescing_many_writes_into_one_upsert(d1: SqliteMirror, clock: Clock) -> None:
-    faulty = FaultyMirror(Recorder(d1), random.Random(0), failure_rate=0)
+def test_coalescing_many_writes_into_one_upsert(d1: D1Set, clock: Clock) -> None:
+    routed = d1.route(lambda port: FaultyMirror(Recorder(port), random.Random(0), 0))
+    faulty = routed.of("t")
     recorder = faulty.inner
     assert isinstance(recorder, Recorder)
-    fleet = Fleet(faulty, clock)
+    fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
 
     async def scenario() -> None:
@@ -335,9 +353,10 @@ def test_coalescing_many_writes_into_one_upsert(d1: SqliteMirror, clock: Clock) 
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_an_outage_is_recorded_backed_off_and_recovered(d1: SqliteMirror, clock: Clock) -> None:
-    faulty = FaultyMirror(d1, random.Random(0), failure_rate=0)
-    fleet = Fleet(faulty, clock)
+def test_an_outage_is_recorded_backed_off_and_recovered(d1: D1Set, clock: Clock) -> None:
+    routed = d1.route(lambda port: FaultyMirror(port, random.Random(0), failure_rate=0))
+    faulty = routed.of("t")
+    fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
     faulty.down = True
     run(fleet.call(key, "create_session", {}))
@@ -353,7 +372,7 @@ def test_an_outage_is_recorded_backed_off_and_recovered(d1: SqliteMirror, clock:
     assert "unreachable" in status["last_error"]
     assert status["lag_ms"] == clock.now - started
     assert retries == sorted(retries), "the backoff grows"
-    assert d1.sql.connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
+    assert d1.connection.execute("SELECT count(*) FROM sessions").fetchone() == (0,)
     faulty.down = False
     status = run(host.drain())
     assert (status["pending"], status["attempts"], status["last_error"]) == (0, 0, None)
@@ -369,9 +388,10 @@ def test_backoff_is_bounded_and_jittered(attempts: int) -> None:
     assert low * 2 == high
 
 
-def test_one_drain_stays_within_the_invocation_budget(d1: SqliteMirror, clock: Clock) -> None:
-    faulty = FaultyMirror(Recorder(d1), random.Random(0), failure_rate=0)
-    fleet = Fleet(faulty, clock)
+def test_one_drain_stays_within_the_invocation_budget(d1: D1Set, clock: Clock) -> None:
+    routed = d1.route(lambda port: FaultyMirror(Recorder(port), random.Random(0), 0))
+    faulty = routed.of("t")
+    fleet = Fleet(routed.router, clock)
     key = SessionKey("t", "s")
     run(fleet.call(key, "create_session", {}))
     faulty.down = True
@@ -388,15 +408,15 @@ def test_one_drain_stays_within_the_invocation_budget(d1: SqliteMirror, clock: C
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_parity_finds_differences_and_resync_repairs_them(d1: SqliteMirror, clock: Clock) -> None:
-    fleet = Fleet(d1, clock)
+def test_parity_finds_differences_and_resync_repairs_them(d1: D1Set, clock: Clock) -> None:
+    fleet = Fleet(d1.router, clock)
     key = SessionKey("t", "s")
     run(fleet.call(key, "create_session", {"title": "T"}))
     for start in range(0, 1200, 400):
         run(fleet.call(key, "append", [entry(i) for i in range(start, start + 400)], None))
     report = run(fleet.call(key, "verify_mirror"))
     assert report["equal"] is True
-    conn = d1.sql.connection
+    conn = d1.of("t").sql.connection
     conn.execute("DELETE FROM session_entries WHERE seq IN (5, 700)")
     conn.execute("UPDATE session_entries SET content = 'tampered' WHERE seq = 1100")
     conn.execute(
@@ -415,19 +435,23 @@ def test_parity_finds_differences_and_resync_repairs_them(d1: SqliteMirror, cloc
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_resync_of_a_deleted_session_purges_leftovers(d1: SqliteMirror, clock: Clock) -> None:
-    fleet = Fleet(d1, clock)
+def test_resync_of_a_deleted_session_purges_leftovers(d1: D1Set, clock: Clock) -> None:
+    fleet = Fleet(d1.router, clock)
     key = SessionKey("t", "gone")
     run(fleet.call(key, "create_session", {}))
     run(fleet.call(key, "append", [entry(1)], None))
     run(fleet.call(key, "delete_session"))
-    d1.sql.connection.execute(
+    d1.of("t").sql.connection.execute(
         "INSERT INTO session_entries (tenant_id, session_id, seq, id, type, created_at) "
         "VALUES ('t', 'gone', 9, 'stray', 'message', 0)"
     )
     assert run(fleet.call(key, "resync_mirror"))["exists"] is False
     run(fleet.drain_until_quiet())
-    assert d1.sql.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+    assert d1.connection.execute("SELECT count(*) FROM session_entries").fetchone() == (0,)
+
+
+async def nothing() -> None:
+    return None
 
 
 class Gate:
@@ -454,9 +478,6 @@ def test_two_drains_of_one_store_lose_no_work(tmp_path: Any, clock: Clock) -> No
     d1, key = SqliteMirror(tmp_path / "d1.sqlite"), SessionKey("t", "s")
     gate = Gate(d1)
 
-    async def nothing() -> None:
-        return None
-
     def host(mirror: MirrorPort) -> SessionHost:
         return SessionHost(SqliteSql(connect(tmp_path / "s.sqlite")), mirror, nothing, clock)
 
@@ -475,3 +496,57 @@ def test_two_drains_of_one_store_lose_no_work(tmp_path: Any, clock: Clock) -> No
         assert report["equal"], report
 
     run(scenario())
+
+
+@pytest.mark.parametrize("delay_ms", [0, 300])
+def test_a_drain_delay_turns_a_burst_into_one_batch(tmp_path: Path, delay_ms: int) -> None:
+    """Local mode, by the rule the Durable Object follows too (mirror/timing.py): at once,
+    each write is a batch of its own; with a delay, the burst waits for the alarm, then is
+    one batch."""
+    d1 = SqliteMirror(tmp_path / "d1.sqlite")
+    recorder = Recorder(d1)
+    store = LocalStore(tmp_path / "data", recorder, timing=DrainTiming(delay_ms))
+    key = SessionKey("t", "burst")
+
+    async def scenario() -> None:
+        await store.transport(key, "create_session", ({},))
+        for i in range(3):
+            await store.settle()  # writes arrive one after the other, not in one loop turn
+            await store.transport(key, "append", ([entry(i)], None))
+        await store.settle()
+        if delay_ms:
+            assert recorder.batches == [], "nothing leaves before the window ends"
+            await asyncio.sleep(delay_ms / 1000)
+        await store.run_due_alarms()
+        await store.settle()
+        assert (await store.transport(key, "verify_mirror", ()))["equal"]
+
+    run(scenario())
+    store.close()
+    assert len(recorder.batches) == (1 if delay_ms else 4)
+
+
+@pytest.mark.parametrize("bad", ["soon", "-1", "1.5", True, "60001"])
+def test_a_bad_drain_delay_names_the_setting(bad: Any) -> None:
+    with pytest.raises(ValueError, match="MIRROR_DRAIN_DELAY_MS"):
+        DrainTiming.from_setting(bad)
+    assert DrainTiming.from_setting("") == DrainTiming.from_setting(None) == DrainTiming(0)
+    assert DrainTiming.from_setting(" 250 ").delay_ms == 250
+
+
+def test_settings_that_place_no_tenant_keep_the_work_and_say_why(clock: Clock) -> None:
+    """What a Durable Object runs with unusable shard settings (worker/session_object.py):
+    writes land, the drain fails with the settings' problem and backs off, nothing is lost;
+    once a deploy fixes them, the same outbox drains."""
+    fleet = Fleet(Unroutable("D1_SHARDS names ['DB_9'], which is not bound"), clock)
+    key = SessionKey("t", "s")
+    run(fleet.call(key, "create_session", {}))
+    status = run(fleet.host(key).drain())
+    assert status["pending"] == 1
+    assert status["last_error"] == "Misconfigured: D1_SHARDS names ['DB_9'], which is not bound"
+    assert status["next_attempt_at"] > clock.now
+    fleet.mirror = SqliteMirror(":memory:")  # the deploy: the same store, usable settings
+    fleet.hosts.clear()
+    fixed = SessionHost(SqliteSql(fleet.raw[key], DURABLE_OBJECT), fleet.mirror, nothing, clock)
+    assert run(fixed.drain())["pending"] == 0
+    assert run(fixed.call("verify_mirror", key, ()))["equal"]

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import random
-import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -19,16 +18,22 @@ from agent_sessions.local.server import local_app
 from agent_sessions.local.store import LocalStore
 from agent_sessions.service.auth import TokenTable
 
+from .shards import misplaced, shard_map, union
+
 WORDS = ["alpha", "beta", "gamma", "delta", "kappa", "lambda", "omega", "sigma", "theta", "zeta"]
 TOKENS = {"tok-a-0123456789abcdef": "a", "tok-b-0123456789abcdef": "b"}
 
 
 class Api:
-    def __init__(self, data: Path) -> None:
-        self.store = LocalStore(data)
+    def __init__(self, data: Path, sharding: str = "one-shard") -> None:
+        shards = shard_map(sharding)
+        self.store = LocalStore(data, shard_map=shards)
         tokens = TokenTable.parse(",".join(f"{t}={n}" for t, n in TOKENS.items()))
         self.client = TestClient(local_app(data, tokens, self.store))
-        self.d1 = sqlite3.connect(data / "d1.sqlite")
+        self.d1 = union(data, shards)
+        """Every database's rows: a LIKE scan finds what the tenant's own database holds,
+        and `misplaced` holds that it is the tenant's database that holds them."""
+        self.misplaced = lambda: misplaced(data, shards)
 
     def call(self, tenant: str, method: str, path: str, **kw: object) -> object:
         token = next(t for t, n in TOKENS.items() if n == tenant)
@@ -51,12 +56,14 @@ class Api:
             f"SELECT session_id, seq FROM session_entries WHERE tenant_id = ? AND {clauses}",
             (tenant, *(f"% {w} %" for w in q.split())),
         )
+        assert not self.misplaced()
         return set(rows.fetchall())
 
 
-@pytest.fixture
-def api(tmp_path: Path) -> Iterator[Api]:
-    made = Api(tmp_path / "data")
+@pytest.fixture(params=["one-shard", "two-shards"])
+def api(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Api]:
+    """The local API, over one mirror database or two (tenants "a" and "b" on each)."""
+    made = Api(tmp_path / "data", request.param)
     with made.client:
         yield made
     made.d1.close()

@@ -74,6 +74,13 @@ export interface AgentSessionsRpc {
     },
   ): Promise<RpcResult<Schemas["SessionPage"]>>;
   search_entries(tenant: string, query: string, limit?: number): Promise<RpcResult<Schemas["SearchPage"]>>;
+  /** Moving a tenant to another D1 database (README: "Moving a tenant"), step 1: a page of its
+   * sessions resync into the new one; call again with `next` until it is null. */
+  copy_tenant(tenant: string, after?: string | null): Promise<RpcResult<{ tenant: string; to: string; resynced: number; next: string | null }>>;
+  /** Step 1's end: the sessions of a page whose rows in the new database are not yet equal. */
+  check_tenant(tenant: string, after?: string | null): Promise<RpcResult<{ tenant: string; to: string; checked: number; behind: string[]; next: string | null }>>;
+  /** Step 3, once TENANT_SHARDS places the tenant on the new database: clear the old one. */
+  clear_tenant(tenant: string, binding: string): Promise<RpcResult<{ tenant: string; cleared: string }>>;
   /** The session as JSON Lines (format agent-sessions.v1): the session line, then entries. */
   export_session(tenant: string, sessionId: string): Promise<RpcResult<string>>;
   import_session(tenant: string, jsonl: string, sessionId?: string | null): Promise<RpcResult<Schemas["Session"]>>;

@@ -29,6 +29,7 @@ from .engine.ports import SqlPort
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.drain import MAX_ERROR_TEXT, backoff_ms
 from .mirror.parity import verify
+from .mirror.shards import MirrorRouter, router_of
 
 log = logging.getLogger("agent_sessions")
 
@@ -50,7 +51,7 @@ class SessionHost:
     def __init__(
         self,
         sql: SqlPort,
-        mirror: MirrorPort,
+        mirror: MirrorPort | MirrorRouter,
         after_write: Callable[[], Awaitable[None]],
         clock: Callable[[], int] = now_ms,
         lifecycle: Lifecycle = NO_LIFECYCLE,
@@ -66,7 +67,7 @@ class SessionHost:
         self.alarm_failure: dict[str, Any] | None = None
         """The last alarm's failure (consecutive count, error, when), None once one succeeds."""
         self._sql = sql
-        self._mirror = mirror
+        self._mirror = router_of(mirror)
         self._after_write = after_write
         self._clock = clock
         self._checked: set[SessionKey] = set()
@@ -140,7 +141,8 @@ class SessionHost:
         }
 
     async def verify_mirror(self, key: SessionKey) -> dict[str, Any]:
-        return await verify(self._sql, self._mirror, key)
+        """Against the database the tenant's rows are in (moving: the one they are going to)."""
+        return await verify(self._sql, self._mirror.writers(key.tenant_id)[0], key)
 
     async def drain(self) -> dict[str, Any]:
         """Send what the outbox holds to the mirror now; the mirror status after."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import concurrent.futures
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pytest
@@ -27,10 +27,27 @@ NEEDED = (
 )
 POLICY = {"SESSION_TTL_SECONDS": "3600", "IDLE_TIMEOUT_SECONDS": "1", "ARCHIVE_AFTER_SECONDS": "3"}
 """The lifecycle policy and the cold tier, switched on through the Worker's vars."""
+WORKERD_SHARDS = {
+    "D1_SHARDS": '["DB", "DB_1", "DB_2"]',
+    "TENANT_SHARDS": '{"mover": {"from": "DB", "to": "DB_2"}}',
+}
+"""The "two-shards" hash of tests/shards.py (DB_2 is a destination, so not in the pool), and
+a tenant "mover" being moved from `DB`, where the hash puts it, to `DB_2` of its own."""
 STACKS = {
     "stack": Stack,
     "policy_stack": lambda state: Stack(state, POLICY, examples=False),
+    "shards_stack": lambda state: Stack(state, examples=False, shards=WORKERD_SHARDS),
 }
+EITHER = {"any_stack": ("stack", "shards_stack")}
+"""A fixture that runs a test once on each of these stacks: the mirror with one D1
+database, and with several (tenants hashed over `DB` and `DB_1`: "default" on `DB_1`, "acme"
+on `DB`; WORKERD_SHARDS)."""
+
+
+def _stacks_of(names: Iterable[str]) -> set[str]:
+    return {s for name in names for s in EITHER.get(name, (name,)) if s in STACKS}
+
+
 _starting: dict[str, tuple[Stack, concurrent.futures.Future[None]]] = {}
 _starter = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="workerd-stacks")
 _state = Path(tempfile.mkdtemp(prefix="agent-sessions-workerd-"))
@@ -43,7 +60,7 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
-    wanted = {name for item in session.items for name in getattr(item, "fixturenames", ())}
+    wanted = _stacks_of({n for item in session.items for n in getattr(item, "fixturenames", ())})
     for name, make in STACKS.items():
         if name in wanted and all((ROOT / needed).exists() for needed in NEEDED):
             stack = make(_state / name)
@@ -84,12 +101,24 @@ def policy_stack() -> Stack:
     return running("policy_stack")
 
 
+@pytest.fixture(scope="session")
+def shards_stack() -> Stack:
+    """The Workers with two D1 databases and the shard settings (tests/shards.py)."""
+    return running("shards_stack")
+
+
+@pytest.fixture(params=EITHER["any_stack"])
+def any_stack(request: pytest.FixtureRequest) -> Stack:
+    return request.getfixturevalue(request.param)
+
+
 @pytest.fixture(autouse=True)
 def clean_log(request: pytest.FixtureRequest) -> Iterator[None]:
     """Whatever a test does, workerd must log no error and no warning while it runs."""
-    stacks: list[Stack] = [
-        request.getfixturevalue(name) for name in request.fixturenames if name in STACKS
-    ]
+    names = [n for n in request.fixturenames if n in STACKS]
+    if "any_stack" in request.fixturenames:
+        names.append(request.node.callspec.params["any_stack"])
+    stacks: list[Stack] = [request.getfixturevalue(name) for name in names]
     marks = [stack.marks() for stack in stacks]
     yield
     problems = [line for s, m in zip(stacks, marks, strict=True) for line in s.new_problems(m)]

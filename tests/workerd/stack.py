@@ -32,6 +32,8 @@ from email.message import Message
 from pathlib import Path
 from typing import Any
 
+from agent_sessions.mirror.shards import ShardMap
+
 from ..conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
@@ -73,16 +75,52 @@ def decoded(body: bytes) -> Any:
     return json.loads(body) if body else None
 
 
+SHARD_IDS = "00000000-0000-0000-0000-{:012d}"
+"""The local D1 database of the n-th shard binding (miniflare keys local D1 by id; `DB` is 0,
+the id wrangler.toml has)."""
+
+
+def with_shards(config: Path, shards: tuple[str, ...], settings: Mapping[str, str]) -> str:
+    """A Worker's config with more D1 bindings: the text of `config` plus a database block per
+    shard after the first (the same tables, `migrations_dir`), and the shard settings in
+    `[vars]`. For the test stacks only; wrangler.toml itself stays one database, `DB`."""
+    text = config.read_text()
+    values = "".join(f"{name} = {json.dumps(value)}\n" for name, value in settings.items())
+    if "\n[vars]\n" in text:
+        text = text.replace("\n[vars]\n", f"\n[vars]\n{values}", 1)
+    else:
+        text += f"\n[vars]\n{values}"
+    for n, binding in enumerate(shards[1:], start=1):
+        text += (
+            f'\n[[d1_databases]]\nbinding = "{binding}"\ndatabase_name = "agent-sessions-{n}"\n'
+            f'database_id = "{SHARD_IDS.format(n)}"\nmigrations_dir = "migrations"\n'
+        )
+    return text
+
+
 class Stack:
     """The processes of the module docstring, and the calls tests make through them."""
 
     def __init__(
-        self, state: Path, variables: Mapping[str, str] | None = None, examples: bool = True
+        self,
+        state: Path,
+        variables: Mapping[str, str] | None = None,
+        examples: bool = True,
+        shards: Mapping[str, str] | None = None,
     ) -> None:
         """`variables` are the Worker's vars (`--var`); `examples`: run the example and
-        client Workers beside it too."""
+        client Workers beside it too. `shards`: the shard settings (D1_SHARDS, TENANT_SHARDS)
+        for the Worker, the consumer and the driver, each given the D1 bindings they name:
+        their configs are copies of the real ones with those bindings added (`with_shards`).
+        The Worker's copy sits beside wrangler.toml (wrangler looks for python_modules/ next
+        to the config), under a name .gitignore holds, while the stack runs."""
         state.mkdir(parents=True, exist_ok=True)
         self.state = state
+        self.shard_settings = dict(shards or {})
+        self.bindings: tuple[str, ...] = tuple(
+            json.loads(self.shard_settings.get("D1_SHARDS") or '["DB"]')
+        )
+        self.overlays: list[Path] = []
         self.env = {
             **os.environ,
             **workerd_env.environment(registry=state / "registry"),
@@ -93,11 +131,17 @@ class Stack:
             "X_LOCAL_OBSERVABILITY": "false",
         }
         configs = [ROOT / "wrangler.toml", ROOT / "examples" / "consumer-worker" / "wrangler.toml"]
+        driver = HERE / "driver" / "wrangler.toml"
+        if len(self.bindings) > 1:
+            configs[0] = self._overlay(configs[0], ROOT / f".wrangler-test-{state.name}.toml")
+            configs[1] = self._overlay(configs[1], state / "consumer.toml", "src/index.js")
+            driver = self._overlay(driver, state / "driver.toml", "driver.js")
+        self.config = configs[0]
         if examples:
             configs += [EXAMPLE / "wrangler.toml", PYCLIENT / "wrangler.toml"]
         self.sessions = Wrangler(
             "sessions",
-            [*configs, HERE / "driver" / "wrangler.toml"],
+            [*configs, driver],
             ROOT,
             state / "sessions-state",
             self.env,
@@ -108,6 +152,18 @@ class Stack:
         )
         self.examples = examples
         self.processes = (self.sessions, self.door)
+
+    def _overlay(self, config: Path, to: Path, main: str | None = None) -> Path:
+        """`config` with the stack's shards, at `to`; `main`: made absolute, for a copy that
+        is not beside its Worker's code."""
+        text = with_shards(config, self.bindings, self.shard_settings)
+        if main is not None:
+            text = text.replace(
+                f'main = "{main}"', f"main = {json.dumps(str(config.parent / main))}"
+            )
+        to.write_text(text)
+        self.overlays.append(to)
+        return to
 
     def start(self) -> None:
         """Start all processes, while D1's migrations are applied: the Workers open D1 only
@@ -142,13 +198,16 @@ class Stack:
 
     def migrate(self) -> None:
         """D1's tables, as a user creates them: `wrangler d1 migrations apply --local`."""
-        command = [str(WRANGLER), "d1", "migrations", "apply", "DB", "--local"]
-        command += ["--persist-to", str(self.sessions.state)]
-        done = subprocess.run(
-            command, cwd=ROOT, env=self.env, capture_output=True, text=True, check=False
-        )
-        if done.returncode != 0:
-            raise StartFailed(f"wrangler d1 migrations apply failed:\n{done.stdout}{done.stderr}")
+        for binding in self.bindings:
+            command = [str(WRANGLER), "d1", "migrations", "apply", binding, "--local"]
+            command += ["-c", str(self.config), "--persist-to", str(self.sessions.state)]
+            done = subprocess.run(
+                command, cwd=ROOT, env=self.env, capture_output=True, text=True, check=False
+            )
+            if done.returncode != 0:
+                raise StartFailed(
+                    f"wrangler d1 migrations apply {binding} failed:\n{done.stdout}{done.stderr}"
+                )
 
     def _wait_connected(self, deadline: float) -> None:
         """The dev registry links the processes a moment after each is ready."""
@@ -166,6 +225,8 @@ class Stack:
     def stop(self) -> None:
         with concurrent.futures.ThreadPoolExecutor() as pool:
             list(pool.map(lambda p: p.stop(), self.processes))
+        for overlay in self.overlays:
+            overlay.unlink(missing_ok=True)
 
     # -- what a test sees through the stack ------------------------------------------------
 
@@ -215,9 +276,15 @@ class Stack:
         """A method of the Durable Object named `name`, through a namespace binding."""
         return self._driver(f"/do/{urllib.request.quote(name)}/{method}", list(args))
 
-    def d1(self, sql: str, *params: Any) -> list[dict[str, Any]]:
-        """Rows of the local D1 database the Worker mirrors into."""
-        return self._driver("/d1", {"sql": sql, "params": list(params)})
+    def shard_of(self, tenant: str) -> str:
+        """The D1 binding holding the tenant's rows in this stack."""
+        settings = self.shard_settings
+        shards = ShardMap.from_settings(settings.get("D1_SHARDS"), settings.get("TENANT_SHARDS"))
+        return shards.place(tenant).read
+
+    def d1(self, sql: str, *params: Any, binding: str = "DB") -> list[dict[str, Any]]:
+        """Rows of a local D1 database the Worker mirrors into (`DB`, or another shard)."""
+        return self._driver("/d1", {"sql": sql, "params": list(params), "binding": binding})
 
     def r2(self, key: str) -> bytes | None:
         status, _, data = request(self.door.base, "GET", f"/r2/{key}")

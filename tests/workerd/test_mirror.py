@@ -1,7 +1,8 @@
 """The D1 mirror in real workerd: the fast path (the drain handed to `waitUntil` right
 after a write) delivers without waiting for the alarm; with D1 failing, the write still
 succeeds and real alarms, firing on their own, retry until D1 has every row; and another
-Worker (examples/consumer-worker) reads the result with plain SQL."""
+Worker (examples/consumer-worker) reads the result with plain SQL. Each test runs on a stack
+with one D1 database and on one with two (the tenant's rows in its own: `stack.shard_of`)."""
 
 from __future__ import annotations
 
@@ -14,6 +15,11 @@ from agent_sessions.engine.ddl import ENTRY_COLUMNS
 from agent_sessions.mirror.limits import FAST_PATH_DELAY_MS
 
 from .stack import Stack
+
+
+@pytest.fixture
+def stack(any_stack: Stack) -> Stack:
+    return any_stack
 
 
 def mirror(stack: Stack, session_id: str) -> dict[str, object]:
@@ -37,7 +43,8 @@ def test_the_fast_path_delivers_before_the_safety_alarm(stack: Stack) -> None:
     )
     rows = stack.d1(
         f"SELECT {', '.join(ENTRY_COLUMNS)} FROM session_entries "
-        "WHERE tenant_id = 'default' AND session_id = 'fast' ORDER BY seq"
+        "WHERE tenant_id = 'default' AND session_id = 'fast' ORDER BY seq",
+        binding=stack.shard_of("default"),
     )
     assert [r["content"] for r in rows] == ["now"], rows
     assert stack.http("POST", "/v1/sessions/fast/mirror/verify")[1]["equal"]
@@ -47,12 +54,13 @@ def test_the_fast_path_delivers_before_the_safety_alarm(stack: Stack) -> None:
 def d1_down(stack: Stack) -> Iterator[None]:
     """D1 refusing every mirror batch: its `sessions` table renamed away, so each batch
     (which always upserts the session row) fails as a whole, as D1 batches do."""
-    stack.d1("ALTER TABLE sessions RENAME TO sessions_away")
+    db = stack.shard_of("default")
+    stack.d1("ALTER TABLE sessions RENAME TO sessions_away", binding=db)
     try:
         yield
     finally:
-        if stack.d1("SELECT name FROM sqlite_master WHERE name = 'sessions_away'"):
-            stack.d1("ALTER TABLE sessions_away RENAME TO sessions")
+        if stack.d1("SELECT name FROM sqlite_master WHERE name = 'sessions_away'", binding=db):
+            stack.d1("ALTER TABLE sessions_away RENAME TO sessions", binding=db)
 
 
 @pytest.mark.usefixtures("d1_down")
@@ -70,7 +78,7 @@ def test_real_alarms_retry_until_d1_has_it(stack: Stack) -> None:
     assert failing["pending"] == 2, failing
     assert "no such table: sessions" in failing["last_error"], failing
     assert failing["next_attempt_at"] is not None
-    stack.d1("ALTER TABLE sessions_away RENAME TO sessions")
+    stack.d1("ALTER TABLE sessions_away RENAME TO sessions", binding=stack.shard_of("default"))
     started = time.monotonic()
     done = stack.wait_for(
         "the backlog to drain",
@@ -81,7 +89,8 @@ def test_real_alarms_retry_until_d1_has_it(stack: Stack) -> None:
     assert time.monotonic() - started < 30
     assert stack.http("POST", "/v1/sessions/outage/mirror/verify")[1]["equal"]
     rows = stack.d1(
-        "SELECT entry_count FROM sessions WHERE tenant_id = 'default' AND id = 'outage'"
+        "SELECT entry_count FROM sessions WHERE tenant_id = 'default' AND id = 'outage'",
+        binding=stack.shard_of("default"),
     )
     assert rows == [{"entry_count": 1}]
 

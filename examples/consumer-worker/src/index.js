@@ -1,7 +1,10 @@
 // Sessions by user, and a session's messages, straight from agent-sessions' D1 mirror.
 //   GET /sessions?tenant=default&user=ada      a user's active sessions, newest first
 //   GET /sessions/<id>/messages?tenant=default  the messages of one session, in order
-// The SQL is the cookbook's (cookbook/d1.sql), answered through D1's indexes.
+// The SQL is the cookbook's (cookbook/d1.sql), answered through D1's indexes, in the tenant's
+// database (shards.js: one database, DB, unless the mirror is sharded).
+
+import { databaseOf } from "./shards.js";
 
 const ACTIVE_SESSIONS_OF_USER = `
   SELECT id, title, agent_name, message_count, updated_at
@@ -24,15 +27,16 @@ export default {
   async fetch(request, env) {
     const url = new URL(request.url);
     const tenant = url.searchParams.get("tenant") ?? "default";
+    const db = await databaseOf(env, tenant);
     if (url.pathname === "/sessions") {
       const user = url.searchParams.get("user");
       if (!user) return json({ error: { code: "invalid", message: "user is required" } }, 422);
-      const { results } = await env.DB.prepare(ACTIVE_SESSIONS_OF_USER).bind(tenant, user).all();
+      const { results } = await db.prepare(ACTIVE_SESSIONS_OF_USER).bind(tenant, user).all();
       return json({ sessions: results });
     }
     const match = url.pathname.match(/^\/sessions\/([^/]+)\/messages$/);
     if (match) {
-      const { results } = await env.DB.prepare(MESSAGES_OF_SESSION).bind(tenant, match[1]).all();
+      const { results } = await db.prepare(MESSAGES_OF_SESSION).bind(tenant, match[1]).all();
       return json({ messages: results });
     }
     return json({ error: { code: "not_found", message: "no such route" } }, 404);

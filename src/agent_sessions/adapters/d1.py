@@ -1,4 +1,4 @@
-"""`MirrorPort` over the Worker's D1 binding (`env.DB`), inside Pyodide.
+"""`MirrorPort` over one of the Worker's D1 bindings (`env.DB`, or a shard's), inside Pyodide.
 
 It speaks to the runtime's own D1 object, not the SDK's wrapper, for the reason
 adapters/durable_object.py does: the wrapper converts every value crossing, both ways,

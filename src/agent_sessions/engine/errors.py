@@ -114,6 +114,15 @@ class SchemaTooNew(SessionError):
     status = 503
 
 
+class Misconfigured(SessionError):
+    """The deployment's settings cannot be used (a shard map naming a D1 binding that is not
+    bound): every request says so, with the setting's name, until the settings are fixed.
+    503: nothing was done."""
+
+    code = "misconfigured"
+    status = 503
+
+
 _BY_CODE = {
     cls.code: cls
     for cls in (
@@ -131,5 +140,6 @@ _BY_CODE = {
         UnsupportedMediaType,
         InsufficientStorage,
         SchemaTooNew,
+        Misconfigured,
     )
 }

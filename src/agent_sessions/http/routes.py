@@ -155,7 +155,9 @@ async def list_all_sessions(
         "updated_since": updated_since,
         "updated_before": updated_before,
     }
-    return await list_sessions(services.index, who.tenant, filters, limit, cursor)
+    return await list_sessions(
+        services.index.reader(who.tenant), who.tenant, filters, limit, cursor
+    )
 
 
 @router.get("/search", response_model=SearchPage, tags=["sessions"])
@@ -167,7 +169,7 @@ async def search(
 ) -> Any:
     """Entries of the caller's tenant whose content has every word of `q`, best first, from
     D1 (locally, the mirror file): like listings, search follows the mirror."""
-    return await search_entries(services.index, who.tenant, q, limit)
+    return await search_entries(services.index.reader(who.tenant), who.tenant, q, limit)
 
 
 @router.post(

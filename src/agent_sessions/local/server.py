@@ -15,6 +15,8 @@ from fastapi import FastAPI
 from ..engine import SessionError
 from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from ..http.app import create_app
+from ..mirror.shards import ShardMap
+from ..mirror.timing import AT_ONCE, DrainTiming
 from ..service.auth import TokenTable
 from ..service.services import Services
 from ..service.sessions import Sessions
@@ -33,12 +35,15 @@ def local_app(
     lifecycle: Lifecycle = NO_LIFECYCLE,
     host: str = "127.0.0.1",
     body_timeout: float | None = BODY_TIMEOUT_S,
+    shard_map: ShardMap | None = None,
+    timing: DrainTiming = AT_ONCE,
 ) -> FastAPI:
     """The local API over `data_dir`; `tokens=None` turns auth off (tenant `default`), and
     then keeps web pages out (local/guard.py), allowing `host`, the address it is bound to.
-    A request body must arrive within `body_timeout` seconds (408 after)."""
-    store = store or LocalStore(data_dir, lifecycle=lifecycle)
-    services = Services(Sessions(store.transport), store.mirror, tokens)
+    A request body must arrive within `body_timeout` seconds (408 after). `shard_map`: the
+    mirror's databases, a file each (local/store.py); `timing`: when writes drain to them."""
+    store = store or LocalStore(data_dir, lifecycle=lifecycle, shard_map=shard_map, timing=timing)
+    services = Services(Sessions(store.transport), store.shards, tokens)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -66,12 +71,17 @@ def serve(
     tokens: TokenTable | None,
     lifecycle: Lifecycle = NO_LIFECYCLE,
     body_timeout: float = BODY_TIMEOUT_S,
+    shard_map: ShardMap | None = None,
+    timing: DrainTiming = AT_ONCE,
 ) -> None:
     import uvicorn  # noqa: PLC0415 - a local-mode dependency only
 
     faulthandler.enable()  # a crash in SQLite (SIGBUS, SIGSEGV) leaves a traceback in the log
     try:
-        app = local_app(data_dir, tokens, lifecycle=lifecycle, host=host, body_timeout=body_timeout)
+        app = local_app(
+            data_dir, tokens, lifecycle=lifecycle, host=host, body_timeout=body_timeout,
+            shard_map=shard_map, timing=timing,
+        )  # fmt: skip
     except (DataDirLocked, SessionError, OSError, sqlite3.Error) as exc:
         sys.exit(f"agent-sessions: cannot serve {Path(data_dir).resolve()}: {exc}")
     print(f"agent-sessions: serving http://{host}:{port}  (API docs: http://{host}:{port}/docs)")

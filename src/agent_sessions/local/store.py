@@ -1,8 +1,9 @@
 """Session files on disk, standing in for one Durable Object per session, plus the D1 file.
 
 `<data-dir>/sessions/<tenant>/<session>.sqlite` holds exactly what that session's DO would
-hold, and `<data-dir>/d1.sqlite` what D1 would. Ids are validated before they become path
-parts (no '/', no leading '.'). A write drains its session's outbox at once in the
+hold, and `<data-dir>/d1.sqlite` what D1 would (with shards, `d1.sqlite` is the binding
+`DB` and `d1-<BINDING>.sqlite` each other one: see `mirror_file`). Ids are validated before
+they become path parts (no '/', no leading '.'). A write drains its session's outbox at once in the
 background; `run_alarms` plays the part of each DO's alarm: the lifecycle sweep and the
 mirror's retries, at the time the session's host asks for. At start every file gets one
 alarm run, as the store cannot know what a previous run left due. No failure stops the alarms
@@ -28,7 +29,8 @@ from ..engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from ..engine.operations import OPERATIONS
 from ..host import SessionHost, alarm_failed
 from ..mirror import MirrorPort
-from ..mirror.limits import FAST_PATH_DELAY_MS
+from ..mirror.shards import HOME, ShardMap, Shards
+from ..mirror.timing import AT_ONCE, DrainTiming
 from .lock import DataDirLock
 
 log = logging.getLogger("agent_sessions")
@@ -40,25 +42,47 @@ DISK_REFUSALS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS, errno.EPERM,
 """What a full, read-only or immutable disk answers a new directory with."""
 
 
+def mirror_file(data_dir: Path, binding: str) -> Path:
+    """The local stand-in of one D1 binding: `d1.sqlite` for `DB`, as before shards."""
+    return data_dir / ("d1.sqlite" if binding == HOME else f"d1-{binding}.sqlite")
+
+
 class LocalStore:
     def __init__(
         self,
         data_dir: str | Path,
         mirror: MirrorPort | None = None,
         lifecycle: Lifecycle = NO_LIFECYCLE,
+        shard_map: ShardMap | None = None,
+        timing: DrainTiming = AT_ONCE,
     ) -> None:
+        """`mirror`: one database for every tenant (tests); otherwise a file per binding of
+        `shard_map` (by default the one binding `DB`). `timing`: when a write's mirror work
+        leaves (mirror/timing.py)."""
         self.data_dir = Path(data_dir)
         self.data_dir.mkdir(parents=True, exist_ok=True)
         self._lock = DataDirLock(self.data_dir)
         self._lock.acquire()
+        shard_map = shard_map or ShardMap()
+        self._own_mirrors: list[SqliteMirror] = []
         try:
-            self._own_mirror = None if mirror else SqliteMirror(self.data_dir / "d1.sqlite")
+            if mirror is None:
+                for binding in shard_map.bindings:
+                    self._own_mirrors.append(SqliteMirror(mirror_file(self.data_dir, binding)))
         except BaseException:
+            for made in self._own_mirrors:
+                made.close()
             self._lock.release()
             raise
-        self.mirror: MirrorPort = mirror or self._own_mirror  # type: ignore[assignment]
-        """Its own mirror stays open for the store's life: `close` ends only its readers."""
+        ports: dict[str, MirrorPort] = (
+            dict.fromkeys(shard_map.bindings, mirror)
+            if mirror
+            else dict(zip(shard_map.bindings, self._own_mirrors, strict=True))
+        )
+        self.shards = Shards(shard_map, ports)
+        """Its own mirrors stay open for the store's life: `close` ends only their readers."""
         self.lifecycle = lifecycle
+        self.timing = timing
         self.archive = DirectoryArchive(self.data_dir / "archive")
         """R2's stand-in: the same keys, under <data-dir>/archive/."""
         self._hosts: OrderedDict[SessionKey, tuple[SessionHost, SqliteSql]] = OrderedDict()
@@ -96,10 +120,12 @@ class LocalStore:
 
         async def after_write() -> None:
             self._pending.add(key)
-            self._wake_no_later(key, now_ms() + FAST_PATH_DELAY_MS)
-            self._spawn(self.drain(key))
+            ring_by, drain_now = self.timing.after_write(now_ms())
+            self._wake_no_later(key, ring_by)
+            if drain_now:
+                self._spawn(self.drain(key))
 
-        host = SessionHost(sql, self.mirror, after_write, now_ms, self.lifecycle, self.archive)
+        host = SessionHost(sql, self.shards, after_write, now_ms, self.lifecycle, self.archive)
         self._hosts[key] = (host, sql)
         while len(self._hosts) > OPEN_FILES:
             _, (_, old) = self._hosts.popitem(last=False)
@@ -201,8 +227,8 @@ class LocalStore:
         for _, sql in self._hosts.values():
             sql.close()
         self._hosts.clear()
-        if self._own_mirror is not None:
-            self._own_mirror.stop_readers()
+        for mirror in self._own_mirrors:
+            mirror.stop_readers()
         self._lock.release()
 
 

@@ -3,6 +3,8 @@
 The drain runs right after a write (the fast path, `waitUntil` in a DO) and from the alarm
 (the guarantee). One drain runs at a time per store; a drain requested while one runs is
 folded into it. A failed batch leaves the outbox untouched and schedules the next attempt.
+A batch goes to its tenant's database; while a tenant moves, to both of its databases, and
+it counts as sent once both have it (sending it again changes nothing in the one that had).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from . import statements as q
 from .limits import BACKOFF_BASE_MS, BACKOFF_CAP_MS, STATEMENTS_PER_DRAIN
 from .plan import acknowledge, plan_batch
 from .ports import MirrorPort
+from .shards import MirrorRouter, router_of
 
 MAX_ERROR_TEXT = 500
 
@@ -32,12 +35,12 @@ class MirrorDrain:
     def __init__(
         self,
         sql: SqlPort,
-        port: MirrorPort,
+        mirror: MirrorPort | MirrorRouter,
         clock: Callable[[], int] = now_ms,
         jitter: Callable[[], float] = random.random,
     ) -> None:
         self._sql = sql
-        self._port = port
+        self._router = router_of(mirror)
         self._clock = clock
         self._jitter = jitter
         self._lock: asyncio.Lock | None = None
@@ -64,7 +67,8 @@ class MirrorDrain:
                 if batch is None:
                     return None
                 try:
-                    await self._port.apply(batch.statements)
+                    for port in self._router.writers(batch.tenant):
+                        await port.apply(batch.statements)
                 except Exception as exc:
                     self._record_failure(exc)
                     break

@@ -20,3 +20,5 @@ BACKOFF_BASE_MS = 1_000
 BACKOFF_CAP_MS = 5 * 60_000
 FAST_PATH_DELAY_MS = 2_000
 """The alarm set after a write, as a safety net behind the immediate (waitUntil) drain."""
+MAX_DRAIN_DELAY_MS = 60_000
+"""The longest MIRROR_DRAIN_DELAY_MS: D1 lags by that much at most while healthy."""

@@ -4,6 +4,8 @@ The plan reads the outbox in order and ships the *current* rows of the DO, not c
 at write time. That coalesces for free: ten writes to a session row become one upsert at the
 newest version. Work that a later tombstone (delete or resync) of the same session will
 undo is skipped, so a batch never ships a newer incarnation ahead of an older tombstone.
+A batch holds one tenant's work (a Durable Object holds one session, so in practice it
+always does): each tenant's rows live in the database of its shard (mirror/shards.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,8 @@ class Batch:
     covered: int = 0
     """Outbox rows the batch covers fully (deleted once it is acknowledged)."""
     size: int = 0
+    tenant: str = ""
+    """Whose work it is: the shard map sends it to that tenant's database."""
 
     def room(self, statements: int = 1) -> bool:
         return len(self.statements) + statements <= STATEMENTS_PER_BATCH and self.size < BATCH_BYTES
@@ -95,7 +99,10 @@ class _Planner:
         ops = self.sql.execute(q.SELECT_OUTBOX_HEAD, (OUTBOX_PAGE,))
         if not ops:
             return None
+        self.batch.tenant = ops[0]["tenant_id"]
         for action in _merge(ops):
+            if action.key[0] != self.batch.tenant:
+                break  # another tenant's work: its own batch, to its own database
             shipped_to = self._take(action)
             done = [r for r in action.rows if shipped_to is None or r["seq_to"] < shipped_to]
             if done:

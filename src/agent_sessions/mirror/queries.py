@@ -28,3 +28,11 @@ SEARCH_ENTRIES = (
     "ORDER BY rank, e.session_id, e.seq LIMIT ?"
 )
 """Entries of one tenant whose content has every quoted term, best first."""
+
+TENANT_SESSION_IDS = "SELECT id FROM sessions WHERE tenant_id = ? AND id > ? ORDER BY id LIMIT ?"
+"""A page of one tenant's session ids, in id order (moving a tenant: service/moves.py)."""
+TENANT_ROWS_LEFT = (
+    "SELECT (SELECT count(*) FROM (SELECT 1 FROM sessions WHERE tenant_id = ?1 LIMIT 1)) "
+    "+ (SELECT count(*) FROM (SELECT 1 FROM session_entries WHERE tenant_id = ?1 LIMIT 1)) AS n"
+)
+"""Whether a database still holds any row of the tenant (0: none)."""

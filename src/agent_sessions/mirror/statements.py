@@ -87,6 +87,17 @@ DELETE_ENTRY_RANGE = f"DELETE FROM session_entries WHERE {OF_SESSION} AND seq >=
 PURGE_ENTRIES = f"DELETE FROM session_entries WHERE {OF_SESSION}"
 PURGE_SESSION = f"DELETE FROM sessions WHERE {SESSION_KEY}"
 
+# Clearing a tenant from the database it moved away from, a bounded chunk at a time (a
+# statement stays short however large the tenant; the caller repeats until none are left).
+CLEAR_CHUNK = 500
+CLEAR_TENANT_ENTRIES = (
+    "DELETE FROM session_entries WHERE rowid IN "
+    "(SELECT rowid FROM session_entries WHERE tenant_id = ? LIMIT ?)"
+)
+CLEAR_TENANT_SESSIONS = (
+    "DELETE FROM sessions WHERE rowid IN (SELECT rowid FROM sessions WHERE tenant_id = ? LIMIT ?)"
+)
+
 # Parity reads, against D1 (and the same text against the DO).
 PARITY_SESSION = SELECT_SESSION_ROW
 PARITY_ENTRIES = (

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..mirror.ports import MirrorPort
+from ..mirror.shards import Shards
 from .auth import TokenTable
 from .sessions import Sessions
 
@@ -13,8 +13,8 @@ from .sessions import Sessions
 @dataclass(frozen=True)
 class Services:
     sessions: Sessions
-    index: MirrorPort
-    """D1 (or the local mirror file): listings are cross-session reads, so they use SQL there
-    instead of fanning out to Durable Objects."""
+    index: Shards
+    """D1 (or the local mirror files), by tenant: listings are cross-session reads, so they
+    use SQL on the tenant's database instead of fanning out to Durable Objects."""
     tokens: TokenTable | None
     """None: auth is off (local mode with --no-auth only)."""

@@ -24,6 +24,7 @@ from typing import Any
 from workers import WorkerEntrypoint, asgi
 
 from ..adapters.d1 import D1Mirror
+from ..adapters.d1_shards import d1_shards
 from ..adapters.do_namespace import (
     durable_object_answers,
     durable_object_texts,
@@ -31,14 +32,19 @@ from ..adapters.do_namespace import (
 )
 from ..adapters.rpc import envelope, forward, to_python
 from ..engine import InvalidInput, SessionError, SessionKey
+from ..engine.errors import Misconfigured
 from ..engine.limits import DEFAULT_PAGE_SIZE
 from ..engine.operations import OPERATIONS, Operation
 from ..engine.values import new_id
 from ..http import warm
 from ..http.app import create_app
+from ..mirror.shards import Shards
+from ..mirror.timing import SETTING as DRAIN_DELAY
+from ..mirror.timing import DrainTiming
 from ..service.auth import TOKENS_VARIABLE, TokenTable
 from ..service.fork import fork_session
 from ..service.listing import list_sessions
+from ..service.moves import check_tenant, clear_tenant, copy_tenant
 from ..service.search import search_entries
 from ..service.services import Services
 from ..service.sessions import Sessions
@@ -51,10 +57,22 @@ def tokens_of(spec: str | None) -> TokenTable:
     return TokenTable.parse(spec) if spec else TokenTable({})
 
 
+def mirror_of(env: Any) -> Shards:
+    """The mirror's databases. Settings that cannot be used (a shard map that does not parse,
+    a bad drain delay) refuse every request (503, saying which): a deployment that cannot
+    place tenants takes no writes its mirror could not deliver. A database the map names
+    but the Worker lacks is refused where it is used (adapters/d1_shards.py)."""
+    try:
+        DrainTiming.from_setting(getattr(env, DRAIN_DELAY, None))
+    except ValueError as exc:
+        raise Misconfigured(str(exc)) from None
+    return d1_shards(env, D1Mirror)
+
+
 def services_of(env: Any) -> Services:
     return Services(
         Sessions(durable_object_transport(env.SESSIONS), durable_object_texts(env.SESSIONS)),
-        D1Mirror(env.DB),
+        mirror_of(env),
         tokens_of(getattr(env, TOKENS_VARIABLE, None) or None),
     )
 
@@ -100,6 +118,7 @@ class Default(WorkerEntrypoint):
         """The session's Durable Object's own answer to `operation`, forwarded as it is;
         `make` gives the key and the arguments (an InvalidInput there is answered here)."""
         try:
+            mirror_of(self.env)  # refuses settings that cannot be used, as every request does
             key, args = make()
         except SessionError as exc:
             return forward(envelope(error=exc))
@@ -142,14 +161,18 @@ class Default(WorkerEntrypoint):
             f = _options(filters, "filters")
             limit, cursor = f.pop("limit", DEFAULT_PAGE_SIZE), f.pop("cursor", None)
             principal = self._key(tenant, "list")  # validates the tenant id
-            return await list_sessions(s.index, principal.tenant_id, f, limit, cursor)
+            return await list_sessions(
+                s.index.reader(principal.tenant_id), principal.tenant_id, f, limit, cursor
+            )
 
         return await self._rpc(call)
 
     async def search_entries(self, tenant: Any, query: Any, limit: Any = 20) -> dict[str, Any]:
         async def call(s: Services) -> Any:
             principal = self._key(tenant, "search")  # validates the tenant id
-            return await search_entries(s.index, principal.tenant_id, to_python(query), limit)
+            return await search_entries(
+                s.index.reader(principal.tenant_id), principal.tenant_id, to_python(query), limit
+            )
 
         return await self._rpc(call)
 
@@ -182,6 +205,35 @@ class Default(WorkerEntrypoint):
             return await fork_session(s.sessions, source, child, at_seq, at_entry_id, r)
 
         return await self._rpc(call)
+
+    async def copy_tenant(self, tenant: Any, after: Any = None) -> dict[str, Any]:
+        """Moving a tenant to another D1 database (service/moves.py), step 1: a page of its
+        sessions resync into the new one; go on from `next` until it is null."""
+        return await self._rpc(
+            lambda s: copy_tenant(s.sessions, s.index, self._tenant(tenant), self._after(after))
+        )
+
+    async def check_tenant(self, tenant: Any, after: Any = None) -> dict[str, Any]:
+        """Step 1's end: the sessions of a page not yet equal in the new database."""
+        return await self._rpc(
+            lambda s: check_tenant(s.sessions, s.index, self._tenant(tenant), self._after(after))
+        )
+
+    async def clear_tenant(self, tenant: Any, binding: Any) -> dict[str, Any]:
+        """Step 3, after the switch: the tenant's rows leave the database it left."""
+        return await self._rpc(
+            lambda s: clear_tenant(s.index, self._tenant(tenant), str(to_python(binding)))
+        )
+
+    def _tenant(self, tenant: Any) -> str:
+        return self._key(tenant, "move").tenant_id  # validates the tenant id
+
+    @staticmethod
+    def _after(after: Any) -> str:
+        value = to_python(after)
+        if value is not None and not isinstance(value, str):
+            raise InvalidInput("after must be a cursor (a session id) or null")
+        return value or ""
 
 
 OWN_SHAPES = frozenset({"create_session", "read_entries", "import_session", "export_session"})

@@ -18,15 +18,19 @@ from typing import Any
 from workers import DurableObject, python_to_rpc
 
 from ..adapters.d1 import D1Mirror
+from ..adapters.d1_shards import d1_shards
 from ..adapters.durable_object import DurableObjectSql
 from ..adapters.r2 import R2Archive
 from ..adapters.rpc import envelope, to_python, wait_until
 from ..engine import SessionError, SessionKey
+from ..engine.errors import Misconfigured
 from ..engine.keys import now_ms
 from ..engine.lifecycle import Lifecycle
 from ..engine.operations import OPERATIONS, Operation
 from ..host import DEFAULT_ARCHIVE_PREFIX, SessionHost
-from ..mirror.limits import FAST_PATH_DELAY_MS
+from ..mirror.shards import MirrorRouter, Unroutable
+from ..mirror.timing import AT_ONCE, DrainTiming
+from ..mirror.timing import SETTING as DRAIN_DELAY
 
 
 class SessionObject(DurableObject):
@@ -40,7 +44,7 @@ class SessionObject(DurableObject):
         bucket = getattr(env, "ARCHIVE", None)
         self.host = SessionHost(
             DurableObjectSql(python_to_rpc(ctx.storage)),  # the runtime's own object
-            D1Mirror(env.DB),
+            _router(env),
             self._after_write,
             now_ms,
             lifecycle,
@@ -49,10 +53,13 @@ class SessionObject(DurableObject):
         )
         self._alarm_at: int | None = None
         """The alarm this instance knows it set; None: unknown, ask the storage."""
+        self._timing = _timing(getattr(env, DRAIN_DELAY, None))
 
     async def _after_write(self) -> None:
-        await self._alarm_no_later_than(now_ms() + FAST_PATH_DELAY_MS)
-        wait_until(self.ctx, self._drain())
+        ring_by, drain_now = self._timing.after_write(now_ms())
+        await self._alarm_no_later_than(ring_by)
+        if drain_now:
+            wait_until(self.ctx, self._drain())
 
     async def _alarm_no_later_than(self, at: int) -> None:
         if self._alarm_at is None:
@@ -83,6 +90,25 @@ class SessionObject(DurableObject):
         except SessionError as exc:
             return envelope(error=exc)
         return envelope(result)
+
+
+def _timing(value: Any) -> DrainTiming:
+    """A bad MIRROR_DRAIN_DELAY_MS drains at once: the gateway refuses every request with
+    the error first (worker/gateway.py), so only alarms left from before still run."""
+    try:
+        return DrainTiming.from_setting(value)
+    except ValueError:
+        return AT_ONCE
+
+
+def _router(env: Any) -> MirrorRouter:
+    """The tenant's D1 database; with settings that place no one (or on a database the
+    Worker lacks), a drain that fails saying why and retries, so that the object still
+    starts and keeps what it is given."""
+    try:
+        return d1_shards(env, D1Mirror)
+    except Misconfigured as exc:
+        return Unroutable(exc.message)
 
 
 def _rpc_method(operation: Operation) -> Callable[..., Awaitable[Any]]:

@@ -2,7 +2,8 @@
 //   POST /rpc/<binding>/<method>   body: [args...]  → env[binding][method](...args)
 //   POST /do/<object name>/<method> body: [args...] → env.SESSIONS.getByName(name)[method](...)
 //                                   (parsed: a Durable Object answers JSON text)
-//   POST /d1                       body: {sql, params} → env.DB.prepare(sql).bind(...).all()
+//   POST /d1                       body: {sql, params, binding} → env[binding ?? "DB"]
+//                                  .prepare(sql).bind(...).all() (binding: a shard's)
 //   GET  /r2/<key>                 → the object's bytes (404 if absent)
 //   ANY  /fetch/<binding>/<path>   → env[binding].fetch(<path>) with the same method and body
 // Answers are {"value": ...} or, when the call threw, {"thrown": "<message>"}, so a test sees
@@ -32,8 +33,8 @@ export default {
       return settle(async () => JSON.parse(await env.SESSIONS.getByName(name)[method](...args)));
     }
     if (kind === "d1") {
-      const { sql, params = [] } = await request.json();
-      return settle(async () => (await env.DB.prepare(sql).bind(...params).all()).results);
+      const { sql, params = [], binding = "DB" } = await request.json();
+      return settle(async () => (await env[binding].prepare(sql).bind(...params).all()).results);
     }
     if (kind === "r2") {
       const found = await env.ARCHIVE.get(rest.map(decodeURIComponent).join("/"));
