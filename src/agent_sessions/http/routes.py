@@ -13,8 +13,9 @@ from fastapi.responses import StreamingResponse
 
 from ..engine import SessionKey
 from ..engine.errors import Forbidden, Unauthorized
+from ..engine.large import READ_MODES
 from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from ..engine.rules import ENTRY_TYPES
+from ..engine.rules import ENTRY_TYPES, ORDERS
 from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
 from ..service.auth import OPEN, Principal
@@ -62,10 +63,17 @@ class JsonText(Response):
 
 
 router = APIRouter(prefix="/v1")
+
+
+def _one_of(words: tuple[str, ...]) -> str:
+    """A query pattern admitting exactly the engine's words (it checks them again)."""
+    return f"^({'|'.join(words)})$"
+
+
 LargeMode = Annotated[
     str,
     Query(
-        pattern="^(whole|prefix)$",
+        pattern=_one_of(READ_MODES),
         description="whole: large entries as they were written; prefix: as their rows keep "
         "them, the first characters of the content and `blob` saying what is left out.",
     ),
@@ -289,7 +297,7 @@ async def read_entries(
     before_seq: Annotated[int | None, Query(ge=1, le=MAX_SAFE_INT), DIGITS] = None,
     types: Annotated[list[EntryType] | None, Query(max_length=len(ENTRY_TYPES))] = None,
     limit: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE), DIGITS] = DEFAULT_PAGE_SIZE,
-    order: Annotated[str, Query(pattern="^(asc|desc)$")] = "asc",
+    order: Annotated[str, Query(pattern=_one_of(ORDERS))] = "asc",
     large: LargeMode = "whole",
 ) -> Any:
     """Entries in seq order; a page of whole entries ends early rather than carry more than
