@@ -35,12 +35,17 @@ class Api:
         and `misplaced` holds that it is the tenant's database that holds them."""
         self.misplaced = lambda: misplaced(data, shards)
 
-    def call(self, tenant: str, method: str, path: str, **kw: object) -> object:
+    def call(
+        self,
+        tenant: str,
+        method: str,
+        path: str,
+        headers: dict[str, str] | None = None,
+        **kw: object,
+    ) -> object:
         token = next(t for t, n in TOKENS.items() if n == tenant)
-        response = self.client.request(
-            method, path, headers={"authorization": f"Bearer {token}"}, **kw
-        )
-        return response
+        sent = {"authorization": f"Bearer {token}", **(headers or {})}
+        return self.client.request(method, path, headers=sent, **kw)
 
     def settle(self) -> None:
         asyncio.run(self.store.settle())
@@ -126,7 +131,9 @@ def test_an_empty_query_is_refused_and_a_wordless_one_finds_nothing(api: Api) ->
     assert api.call("a", "GET", "/v1/search", params={"q": ""}).status_code == 422
     for wordless in ("   ", "\x00", "\x1d\t"):
         answer = api.call("a", "GET", "/v1/search", params={"q": wordless})
-        assert (answer.status_code, answer.json()) == (200, {"hits": []}), repr(wordless)
+        assert (answer.status_code, answer.json()) == (200, {"hits": [], "bookmark": None}), repr(
+            wordless
+        )
 
 
 def test_deleted_entries_leave_the_index_even_when_their_rowids_are_reused(api: Api) -> None:

@@ -13,7 +13,8 @@ export interface paths {
         };
         /**
          * List All Sessions
-         * @description Sessions of the caller's tenant, newest first, from D1 (locally, the mirror file).
+         * @description Sessions of the caller's tenant, newest first, from D1 (locally, the mirror file),
+         *     through D1's Sessions API: a read replica may answer, as fresh as x-d1-bookmark asks.
          */
         get: operations["list_all_sessions_v1_sessions_get"];
         put?: never;
@@ -35,7 +36,8 @@ export interface paths {
         /**
          * Search
          * @description Entries of the caller's tenant whose content has every word of `q`, best first, from
-         *     D1 (locally, the mirror file): like listings, search follows the mirror.
+         *     D1 (locally, the mirror file): like listings, search follows the mirror, and reads as
+         *     fresh as x-d1-bookmark asks.
          */
         get: operations["search_v1_search_get"];
         put?: never;
@@ -623,6 +625,11 @@ export interface components {
              * @description What the last failed alarm hit.
              */
             alarm_error?: string | null;
+            /**
+             * Bookmark
+             * @description D1's bookmark after the last batch this object delivered to the tenant's database; once pending is 0, a listing or search sent with it as x-d1-bookmark sees this session's writes. Null in local mode, before a delivery, or after the object was evicted (kept in memory): read with x-d1-bookmark: first-primary instead.
+             */
+            bookmark?: string | null;
         };
         /** ParityCounts */
         ParityCounts: {
@@ -732,6 +739,11 @@ export interface components {
         SearchPage: {
             /** Hits */
             hits: components["schemas"]["SearchHit"][];
+            /**
+             * Bookmark
+             * @description D1's bookmark after this read (also the x-d1-bookmark header): send it as x-d1-bookmark to read at least this fresh next time. Null in local mode.
+             */
+            bookmark: string | null;
         };
         /** Session */
         Session: {
@@ -837,6 +849,11 @@ export interface components {
              * @description Pass as cursor for the next page.
              */
             next_cursor: string | null;
+            /**
+             * Bookmark
+             * @description D1's bookmark after this read (also the x-d1-bookmark header): send it as x-d1-bookmark to read at least this fresh next time. Null in local mode.
+             */
+            bookmark: string | null;
         };
         /**
          * SessionUpdate
@@ -928,7 +945,10 @@ export interface operations {
                 /** @description next_cursor of the previous page */
                 cursor?: string | null;
             };
-            header?: never;
+            header?: {
+                /** @description How fresh the read must be: a bookmark a read or the session's mirror status answered (at least that fresh), or one of first-unconstrained, first-primary. Absent or empty: first-unconstrained (any copy of the database). */
+                "x-d1-bookmark"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };
@@ -1173,7 +1193,10 @@ export interface operations {
                 q: string;
                 limit?: number;
             };
-            header?: never;
+            header?: {
+                /** @description How fresh the read must be: a bookmark a read or the session's mirror status answered (at least that fresh), or one of first-unconstrained, first-primary. Absent or empty: first-unconstrained (any copy of the database). */
+                "x-d1-bookmark"?: string | null;
+            };
             path?: never;
             cookie?: never;
         };

@@ -22,6 +22,7 @@ from typing import Any
 from .archive import ArchivePort, ColdTier
 from .archive.blobs import Blobs
 from .engine import InvalidInput, NotFound, SessionEngine, SessionKey
+from .engine.errors import Misconfigured
 from .engine.keys import now_ms
 from .engine.lifecycle import NO_LIFECYCLE, Lifecycle
 from .engine.operations import OPERATIONS, Kind, Operation
@@ -29,6 +30,7 @@ from .engine.ports import SqlPort
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.drain import MAX_ERROR_TEXT, backoff_ms
 from .mirror.parity import verify
+from .mirror.reads import written
 from .mirror.shards import MirrorRouter, router_of
 
 log = logging.getLogger("agent_sessions")
@@ -133,12 +135,21 @@ class SessionHost:
 
     async def mirror_status(self, key: SessionKey) -> dict[str, Any]:
         """The drain's state (the store's outbox is one queue, so `key` does not narrow it),
-        plus the last alarm's failure."""
+        plus the last alarm's failure, and the bookmark of the last batch delivered to the
+        database the tenant reads (mirror/reads.py): what a caller who wants to list its own
+        writes reads with, once nothing is pending."""
         failure = self.alarm_failure or {}
         return self._drain.status() | {
             "alarm_failures": failure.get("failures", 0),
             "alarm_error": failure.get("error"),
+            "bookmark": self._read_bookmark(key.tenant_id),
         }
+
+    def _read_bookmark(self, tenant: str) -> str | None:
+        try:
+            return written(self._mirror.reader(tenant))
+        except Misconfigured:  # settings that place no one: the status says the drain's error
+            return None
 
     async def verify_mirror(self, key: SessionKey) -> dict[str, Any]:
         """Against the database the tenant's rows are in (moving: the one they are going to)."""

@@ -115,9 +115,17 @@ class SessionUpdate(Strict):
     expected_version: Count | None = None
 
 
+def _bookmark_answered() -> Any:
+    return Field(
+        description="D1's bookmark after this read (also the x-d1-bookmark header): send it "
+        "as x-d1-bookmark to read at least this fresh next time. Null in local mode."
+    )
+
+
 class SessionPage(BaseModel):
     sessions: list[Session]
     next_cursor: str | None = Field(description="Pass as cursor for the next page.")
+    bookmark: str | None = _bookmark_answered()
 
 
 class Deleted(BaseModel):
@@ -175,6 +183,7 @@ class SearchHit(BaseModel):
 
 class SearchPage(BaseModel):
     hits: list[SearchHit]
+    bookmark: str | None = _bookmark_answered()
 
 
 class Writer(BaseModel):
@@ -254,6 +263,13 @@ class MirrorStatus(BaseModel):
         0, description="Consecutive alarms with a failed job (sweep, archive, drain); 0 when well."
     )
     alarm_error: str | None = Field(None, description="What the last failed alarm hit.")
+    bookmark: str | None = Field(
+        None,
+        description="D1's bookmark after the last batch this object delivered to the tenant's "
+        "database; once pending is 0, a listing or search sent with it as x-d1-bookmark sees "
+        "this session's writes. Null in local mode, before a delivery, or after the object "
+        "was evicted (kept in memory): read with x-d1-bookmark: first-primary instead.",
+    )
 
 
 class ParityCounts(BaseModel):

@@ -9,6 +9,7 @@ from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
+from ..mirror.reads import HEADER as BOOKMARK_HEADER
 from ..wire import (
     AppendResult,
     Context,
@@ -46,6 +47,11 @@ None is sent as null, "never expires", which overrides that default."""
 
 def _path(session_id: str, tail: str = "") -> str:
     return f"/v1/sessions/{urllib.parse.quote(session_id, safe='')}{tail}"
+
+
+def _freshness(bookmark: str | None) -> dict[str, str]:
+    """A read's x-d1-bookmark header; none: the server's default (any copy of D1)."""
+    return {} if bookmark is None else {BOOKMARK_HEADER: bookmark}
 
 
 def _decode(reply: Reply, model: type[BaseModel] | None) -> Any:
@@ -159,18 +165,25 @@ class Operations(Generic[R]):
         updated_before: int | None = None,
         limit: int = 100,
         cursor: str | None = None,
+        bookmark: str | None = None,
     ) -> R:
-        """-> SessionPage (from D1: writes appear once mirrored)"""
+        """-> SessionPage (from D1: writes appear once mirrored). `bookmark`: how fresh (a
+        page's or the mirror status's `bookmark`, or "first-primary"); the page has the next."""
         query = {
             "user_id": user_id, "agent_name": agent_name, "status": status,
             "updated_since": updated_since, "updated_before": updated_before,
             "limit": limit, "cursor": cursor,
         }  # fmt: skip
-        return self._send(Call("GET", "/v1/sessions", query=query), SessionPage)
+        call = Call("GET", "/v1/sessions", query=query, headers=_freshness(bookmark))
+        return self._send(call, SessionPage)
 
-    def search_entries(self, q: str, limit: int = 20) -> R:
-        """-> SearchPage: entries whose content has every word of `q`, best first."""
-        return self._send(Call("GET", "/v1/search", query={"q": q, "limit": limit}), SearchPage)
+    def search_entries(self, q: str, limit: int = 20, bookmark: str | None = None) -> R:
+        """-> SearchPage: entries whose content has every word of `q`, best first
+        (`bookmark` as for list_sessions)."""
+        query = {"q": q, "limit": limit}
+        return self._send(
+            Call("GET", "/v1/search", query, headers=_freshness(bookmark)), SearchPage
+        )
 
     def export_session(self, session_id: str) -> R:
         """-> str (JSON Lines)"""

@@ -34,6 +34,8 @@ class Call:
     body: Any = None
     raw: bytes | None = None
     content_type: str = "application/json"
+    headers: dict[str, str] = field(default_factory=dict)
+    """Headers of this call's own (a read's x-d1-bookmark)."""
 
     def url(self, base: str) -> str:
         pairs = [(k, v) for k, v in self.query.items() if v is not None]
@@ -91,7 +93,7 @@ class Retry:
 
 
 def _headers(call: Call, token: str | None) -> dict[str, str]:
-    headers = {"accept": "application/json", "content-type": call.content_type}
+    headers = {"accept": "application/json", "content-type": call.content_type, **call.headers}
     if token:
         headers["authorization"] = f"Bearer {token}"
     return headers

@@ -8,7 +8,7 @@ pool, and Pyodide (the Workers runtime) cannot start threads.
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Depends, Path, Query, Request, Response
+from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ..engine import SessionKey
@@ -18,6 +18,7 @@ from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..engine.rules import ENTRY_TYPES, ORDERS
 from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
+from ..mirror.reads import BOOKMARK_PATTERN, CONSTRAINTS, HEADER
 from ..service.auth import OPEN, Principal
 from ..service.fork import fork_session
 from ..service.listing import MAX_CURSOR_LENGTH, list_sessions
@@ -131,6 +132,24 @@ async def writer_key(session_id: SessionId, principal: WriterDep) -> SessionKey:
 ReadKey = Annotated[SessionKey, Depends(reader_key)]
 WriteKey = Annotated[SessionKey, Depends(writer_key)]
 Timestamp = Annotated[int | None, Query(ge=0, le=MAX_SAFE_INT), DIGITS]
+Bookmark = Annotated[
+    str | None,
+    Header(
+        alias=HEADER,
+        pattern=BOOKMARK_PATTERN,
+        description="How fresh the read must be: a bookmark a read or the session's mirror "
+        f"status answered (at least that fresh), or one of {', '.join(CONSTRAINTS)}. "
+        "Absent or empty: first-unconstrained (any copy of the database).",
+    ),
+]
+
+
+def _answer_bookmark(response: Response, page: dict[str, Any]) -> dict[str, Any]:
+    """The read's bookmark in the x-d1-bookmark header too, for Workers and proxies that
+    pass it along without reading the body (Cloudflare's convention)."""
+    if page["bookmark"] is not None:
+        response.headers[HEADER] = page["bookmark"]
+    return page
 
 
 @router.post("/sessions", status_code=201, response_model=Session, tags=["sessions"])
@@ -144,6 +163,8 @@ async def create_session(body: SessionCreate, who: WriterDep, services: Services
 async def list_all_sessions(
     who: ReaderDep,
     services: ServicesDep,
+    response: Response,
+    bookmark: Bookmark = None,
     user_id: str | None = None,
     agent_name: str | None = None,
     status: Status | None = None,
@@ -155,7 +176,8 @@ async def list_all_sessions(
         Query(max_length=MAX_CURSOR_LENGTH, description="next_cursor of the previous page"),
     ] = None,
 ) -> Any:
-    """Sessions of the caller's tenant, newest first, from D1 (locally, the mirror file)."""
+    """Sessions of the caller's tenant, newest first, from D1 (locally, the mirror file),
+    through D1's Sessions API: a read replica may answer, as fresh as x-d1-bookmark asks."""
     filters = {
         "user_id": user_id,
         "agent_name": agent_name,
@@ -163,21 +185,26 @@ async def list_all_sessions(
         "updated_since": updated_since,
         "updated_before": updated_before,
     }
-    return await list_sessions(
-        services.index.reader(who.tenant), who.tenant, filters, limit, cursor
+    page = await list_sessions(
+        services.index.reader(who.tenant), who.tenant, filters, limit, cursor, bookmark
     )
+    return _answer_bookmark(response, page)
 
 
 @router.get("/search", response_model=SearchPage, tags=["sessions"])
 async def search(
     who: ReaderDep,
     services: ServicesDep,
+    response: Response,
     q: Annotated[str, Query(min_length=1, max_length=1024)],
     limit: Annotated[int, Query(ge=1, le=MAX_HITS), DIGITS] = 20,
+    bookmark: Bookmark = None,
 ) -> Any:
     """Entries of the caller's tenant whose content has every word of `q`, best first, from
-    D1 (locally, the mirror file): like listings, search follows the mirror."""
-    return await search_entries(services.index.reader(who.tenant), who.tenant, q, limit)
+    D1 (locally, the mirror file): like listings, search follows the mirror, and reads as
+    fresh as x-d1-bookmark asks."""
+    page = await search_entries(services.index.reader(who.tenant), who.tenant, q, limit, bookmark)
+    return _answer_bookmark(response, page)
 
 
 @router.post(

@@ -3,7 +3,8 @@
 The statement is made of mirror/queries.py's fragments, chosen by which filters the caller
 set; every value is bound. Order is newest first by (updated_at, id), and the cursor is that
 pair for the last row, opaque to callers. Results follow the mirror, so a write shows
-up here once the mirror has delivered it (see the mirror's lag).
+up here once the mirror has delivered it (see the mirror's lag). The read is as fresh as
+`bookmark` asks (mirror/reads.py), and the page says the bookmark after it.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from ..engine.rules import STATUSES
 from ..engine.values import check_count, check_id, check_optional_int, check_text, decode_json
 from ..mirror.ports import MirrorPort
 from ..mirror.queries import LIST_AFTER_CURSOR, LIST_FILTERS, LIST_ORDER, LIST_SESSIONS
+from ..mirror.reads import read
 
 MAX_CURSOR_LENGTH = 256
 """A cursor this API returns is under 200 characters (a time and an id of up to 128)."""
@@ -60,7 +62,12 @@ def _checked(filters: dict[str, Any], limit: Any) -> dict[str, Any]:
 
 
 async def list_sessions(
-    index: MirrorPort, tenant: str, filters: dict[str, Any], limit: int, cursor: str | None
+    index: MirrorPort,
+    tenant: str,
+    filters: dict[str, Any],
+    limit: int,
+    cursor: str | None,
+    bookmark: Any = None,
 ) -> dict[str, Any]:
     filters = _checked(filters, limit)
     if cursor is not None and not isinstance(cursor, str):
@@ -75,10 +82,11 @@ async def list_sessions(
         clauses.append(LIST_AFTER_CURSOR)
         params += [updated_at, updated_at, session_id]
     sql = " AND ".join([LIST_SESSIONS, *clauses]) + LIST_ORDER
-    rows = await index.query(sql, [*params, limit + 1])
+    rows, after = await read(index, sql, [*params, limit + 1], bookmark)
     sessions = [
         {**r, "metadata": decode_json(r["metadata"], f"the metadata of {r['id']!r}")}
         for r in rows[:limit]
     ]
     more = len(rows) > limit
-    return {"sessions": sessions, "next_cursor": encode_cursor(sessions[-1]) if more else None}
+    next_cursor = encode_cursor(sessions[-1]) if more else None
+    return {"sessions": sessions, "next_cursor": next_cursor, "bookmark": after}

@@ -155,23 +155,37 @@ class Default(WorkerEntrypoint):
         return await self._forward("read_entries", make)
 
     async def list_sessions(self, tenant: Any, filters: Any = None) -> dict[str, Any]:
-        """filters: user_id, agent_name, status, updated_since, updated_before, limit, cursor."""
+        """filters: user_id, agent_name, status, updated_since, updated_before, limit, cursor,
+        bookmark (how fresh: mirror/reads.py); the page answers the bookmark after the read."""
 
         async def call(s: Services) -> Any:
             f = _options(filters, "filters")
             limit, cursor = f.pop("limit", DEFAULT_PAGE_SIZE), f.pop("cursor", None)
+            bookmark = f.pop("bookmark", None)
             principal = self._key(tenant, "list")  # validates the tenant id
             return await list_sessions(
-                s.index.reader(principal.tenant_id), principal.tenant_id, f, limit, cursor
+                s.index.reader(principal.tenant_id), principal.tenant_id, f, limit, cursor, bookmark
             )
 
         return await self._rpc(call)
 
-    async def search_entries(self, tenant: Any, query: Any, limit: Any = 20) -> dict[str, Any]:
+    async def search_entries(
+        self, tenant: Any, query: Any, limit: Any = 20, options: Any = None
+    ) -> dict[str, Any]:
+        """options: bookmark (how fresh, as for list_sessions)."""
+
         async def call(s: Services) -> Any:
             principal = self._key(tenant, "search")  # validates the tenant id
+            given = _options(options, "options")
+            if set(given) - {"bookmark"}:
+                raise InvalidInput("options may have bookmark only", {"fields": sorted(given)})
+            bookmark = given.get("bookmark")
             return await search_entries(
-                s.index.reader(principal.tenant_id), principal.tenant_id, to_python(query), limit
+                s.index.reader(principal.tenant_id),
+                principal.tenant_id,
+                to_python(query),
+                limit,
+                bookmark,
             )
 
         return await self._rpc(call)
