@@ -3,6 +3,11 @@
 -- with `wrangler d1 execute agent-sessions --remote --command "..."`, or locally with
 -- `sqlite3 data/d1.sqlite`. Parameters are numbered; ?1 is always the tenant.
 -- tests/test_cookbook.py checks that each one is answered through an index, not a scan.
+-- From a Worker, read through D1's Sessions API so that a read replica may answer:
+-- env.DB.withSession(bookmark ?? "first-unconstrained").prepare(sql)..., where bookmark is
+-- the caller's x-d1-bookmark (a bookmark an earlier read answered, agent-sessions' mirror
+-- status of a session, or "first-primary" for the latest); hand getBookmark() back to the
+-- caller for its next read (examples/consumer-worker, README "Reads that scale").
 
 -- name: active_sessions_of_user
 -- A user's active sessions, the most recently used first. ?2 = user_id

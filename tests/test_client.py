@@ -236,3 +236,22 @@ def test_expires_at_none_means_never_over_the_servers_default(tmp_path: Any) -> 
     assert defaulted.expires_at == defaulted.created_at + 3_600_000
     assert never.expires_at is None
     assert chosen.expires_at == defaulted.created_at + 5_000
+
+
+def test_reads_send_the_bookmark_asked_for(server: Server) -> None:
+    """The client sends `bookmark` as x-d1-bookmark: local mode takes a well-formed one and
+    answers null (no replicas), and refuses a malformed one, as the Worker does."""
+    client = Client(server.base, TOKEN)
+    client.create_session("bookmarked", user_id="bookmark-user")
+    client.append("bookmarked", [{"type": "message", "content": "periwinkle"}])
+    mirrored(client, "bookmarked")
+    assert client.mirror_status("bookmarked").bookmark is None
+    for asked in (None, "first-primary", "00000000-00000003-00000000-0000"):
+        page = client.list_sessions(user_id="bookmark-user", bookmark=asked)
+        assert ([s.id for s in page.sessions], page.bookmark) == (["bookmarked"], None)
+        found = client.search_entries("periwinkle", bookmark=asked)
+        assert ([h.session_id for h in found.hits], found.bookmark) == (["bookmarked"], None)
+    with pytest.raises(InvalidInput):
+        client.list_sessions(bookmark="not a bookmark")
+    with pytest.raises(InvalidInput):
+        client.search_entries("periwinkle", bookmark="x" * 300)

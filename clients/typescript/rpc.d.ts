@@ -71,9 +71,18 @@ export interface AgentSessionsRpc {
       updated_before?: number;
       limit?: number;
       cursor?: string;
+      /** How fresh (README: "Reads that scale"): a bookmark a read or mirror_status answered,
+       * or "first-primary"; absent: any copy of D1. The page answers the next `bookmark`. */
+      bookmark?: string;
     },
   ): Promise<RpcResult<Schemas["SessionPage"]>>;
-  search_entries(tenant: string, query: string, limit?: number): Promise<RpcResult<Schemas["SearchPage"]>>;
+  search_entries(
+    tenant: string,
+    query: string,
+    limit?: number,
+    /** bookmark: as for list_sessions. */
+    options?: { bookmark?: string },
+  ): Promise<RpcResult<Schemas["SearchPage"]>>;
   /** Moving a tenant to another D1 database (README: "Moving a tenant"), step 1: a page of its
    * sessions resync into the new one; call again with `next` until it is null. */
   copy_tenant(tenant: string, after?: string | null): Promise<RpcResult<{ tenant: string; to: string; resynced: number; next: string | null }>>;
