@@ -152,6 +152,8 @@ class Stack:
         )
         self.examples = examples
         self.processes = (self.sessions, self.door)
+        self.last_headers = Message()
+        """The headers of the last answer `http` or `worker_call` had."""
 
     def _overlay(self, config: Path, to: Path, main: str | None = None) -> Path:
         """`config` with the stack's shards, at `to`; `main`: made absolute, for a copy that
@@ -250,28 +252,17 @@ class Stack:
         headers: Mapping[str, str] | None = None,
         raw: bytes | None = None,
     ) -> tuple[int, Any]:
-        """The gateway over HTTP, as a client on the internet calls it."""
-        status, _, answer = self.exchange(method, path, body, token, headers, raw)
-        return status, answer
-
-    def exchange(
-        self,
-        method: str,
-        path: str,
-        body: Any = None,
-        token: str | None = TOKEN,
-        headers: Mapping[str, str] | None = None,
-        raw: bytes | None = None,
-    ) -> tuple[int, Message, Any]:
-        """`http`, with the response's headers too."""
+        """The gateway over HTTP, as a client on the internet calls it (the answer's headers:
+        `last_headers`)."""
         sent = dict(headers or {})
         if token is not None:
             sent["authorization"] = f"Bearer {token}"
         status, got, data = request(self.sessions.base, method, path, body, sent, raw)
+        self.last_headers = got
         kind = got.get("content-type", "")
         if "ndjson" in kind:
-            return status, got, [json.loads(line) for line in data.decode().splitlines()]
-        return status, got, decoded(data) if "json" in kind else data
+            return status, [json.loads(line) for line in data.decode().splitlines()]
+        return status, decoded(data) if "json" in kind else data
 
     def _driver(self, path: str, body: Any) -> Any:
         status, _, data = request(self.door.base, "POST", path, body)
@@ -304,13 +295,6 @@ class Stack:
         return None if status == 404 else data
 
     def worker_call(
-        self, binding: str, method: str, path: str, body: Any = None, token: str | None = None
-    ) -> tuple[int, Any]:
-        """HTTP to one of the Workers beside ours, through the driver's service binding."""
-        status, _, answer = self.worker_exchange(binding, method, path, body, token)
-        return status, answer
-
-    def worker_exchange(
         self,
         binding: str,
         method: str,
@@ -318,11 +302,13 @@ class Stack:
         body: Any = None,
         token: str | None = None,
         headers: Mapping[str, str] | None = None,
-    ) -> tuple[int, Message, Any]:
-        """`worker_call`, with headers of the test's own sent, and the response's answered."""
+    ) -> tuple[int, Any]:
+        """HTTP to one of the Workers beside ours, through the driver's service binding, with
+        `headers` of the test's own (the answer's: `last_headers`)."""
         sent = dict(headers or {}) | ({} if token is None else {"authorization": f"Bearer {token}"})
         status, got, data = request(self.door.base, method, f"/fetch/{binding}{path}", body, sent)
-        return status, got, decoded(data)
+        self.last_headers = got
+        return status, decoded(data)
 
     def wait_for(self, what: str, check: Any, timeout: float = 20) -> Any:
         """Poll `check()` until it returns something truthy (real alarms take real time)."""

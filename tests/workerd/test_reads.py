@@ -55,19 +55,17 @@ def test_a_bookmark_from_the_mirror_status_and_from_each_read_reads_again(
     asked: list[str | None] = [bookmark, None, PRIMARY, ""]
     for sent in asked:
         headers = {} if sent is None else {HEADER: sent}
-        status, got, page = stack.exchange(
-            "GET", "/v1/sessions?user_id=bookmarks-user", headers=headers
-        )
+        status, page = stack.http("GET", "/v1/sessions?user_id=bookmarks-user", headers=headers)
         assert status == 200, page
         assert [s["id"] for s in page["sessions"]] == ["bookmarked"], sent
         assert LOCAL_BOOKMARK.fullmatch(page["bookmark"]), page["bookmark"]
-        assert got.get(HEADER) == page["bookmark"], "the header says what the body says"
-        status, got, found = stack.exchange(
+        assert stack.last_headers.get(HEADER) == page["bookmark"], "the header says it too"
+        status, found = stack.http(
             "GET", "/v1/search?q=heliotrope", headers={HEADER: page["bookmark"]}
         )
         assert status == 200, found
         assert [h["session_id"] for h in found["hits"]] == ["bookmarked"]
-        assert got.get(HEADER) == found["bookmark"]
+        assert stack.last_headers.get(HEADER) == found["bookmark"]
         assert LOCAL_BOOKMARK.fullmatch(found["bookmark"]), found["bookmark"]
     rpc = stack.rpc("GATEWAY", "list_sessions", "default", {"user_id": "bookmarks-user",
                                                               "bookmark": bookmark})  # fmt: skip
@@ -124,19 +122,17 @@ def test_the_consumer_worker_reads_through_a_session_and_forwards_bookmarks(
     stack = any_stack
     bookmark = written(stack, "consumed-bookmarked", "consumer-bookmarks", "juniper")
     path = "/sessions?tenant=default&user=consumer-bookmarks"
-    status, got, answer = stack.worker_exchange("CONSUMER", "GET", path)
+    status, answer = stack.worker_call("CONSUMER", "GET", path)
     assert status == 200, answer
     assert [s["id"] for s in answer["sessions"]] == ["consumed-bookmarked"]
-    first = got.get(HEADER) or ""
-    assert LOCAL_BOOKMARK.fullmatch(first), dict(got)
+    first = stack.last_headers.get(HEADER) or ""
+    assert LOCAL_BOOKMARK.fullmatch(first), dict(stack.last_headers)
     for sent in (bookmark, first):
-        status, got, answer = stack.worker_exchange("CONSUMER", "GET", path, headers={HEADER: sent})
+        status, answer = stack.worker_call("CONSUMER", "GET", path, headers={HEADER: sent})
         assert status == 200, answer
         assert [s["id"] for s in answer["sessions"]] == ["consumed-bookmarked"]
-        assert LOCAL_BOOKMARK.fullmatch(got.get(HEADER) or ""), dict(got)
+        assert LOCAL_BOOKMARK.fullmatch(stack.last_headers.get(HEADER) or "")
     messages = "/sessions/consumed-bookmarked/messages?tenant=default"
-    status, got, answer = stack.worker_exchange(
-        "CONSUMER", "GET", messages, headers={HEADER: first}
-    )
+    status, answer = stack.worker_call("CONSUMER", "GET", messages, headers={HEADER: first})
     assert [m["content"] for m in answer["messages"]] == ["a juniper entry"], answer
-    assert LOCAL_BOOKMARK.fullmatch(got.get(HEADER) or ""), dict(got)
+    assert LOCAL_BOOKMARK.fullmatch(stack.last_headers.get(HEADER) or "")

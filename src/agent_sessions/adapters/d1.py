@@ -63,6 +63,8 @@ class D1Mirror:
         return self._written
 
     async def query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Row]:
+        """Outside any session, so from the primary: the parity checks and a move's pages
+        compare with what was just written."""
         return _rows(await _bound(self._db, sql, params).all())
 
     async def read(self, sql: str, params: Sequence[SqlValue], bookmark: str | None) -> Read:
