@@ -84,6 +84,18 @@ def test_a_moving_tenant_is_copied_into_its_new_database(shards_stack: Stack) ->
     assert count(stack, "DB_2", "mover") == count(stack, "DB", "mover") == (3, 6)
     listed = stack.rpc("GATEWAY", "list_sessions", "mover", {"user_id": "m"})["ok"]["sessions"]
     assert sorted(s["id"] for s in listed) == ["moving-0", "moving-1", "moving-2"]
+    status = stack.wait_for(
+        "the deliveries",
+        lambda: (
+            (s := stack.rpc("GATEWAY", "mirror_status", "mover", "moving-2")["ok"])["pending"] == 0
+            and s
+        ),
+    )
+    assert isinstance(status["bookmark"], str), "kept from the batch sent to DB, also while moving"
+    fresh = {"user_id": "m", "bookmark": status["bookmark"]}
+    listed = stack.rpc("GATEWAY", "list_sessions", "mover", fresh)["ok"]
+    assert len(listed["sessions"]) == 3, listed
+    assert isinstance(listed["bookmark"], str), listed
     refused = stack.rpc("GATEWAY", "clear_tenant", "mover", "DB")["error"]
     assert (refused["code"], "still read or written in 'DB'" in refused["message"]) == (
         "invalid",
