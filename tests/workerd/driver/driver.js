@@ -7,7 +7,7 @@
 //   GET  /r2/<key>                 → the object's bytes (404 if absent)
 //   ANY  /fetch/<binding>/<path>   → env[binding].fetch(<path>) with the same method and body
 //   POST /scheduled/<binding>      body: {scheduledTime, cron} → env[binding].scheduled(...)
-//                                  (a cron event, as the runtime delivers it to that Worker)
+//                                  (that Worker's cron handler, given a cron event's fields)
 //   GET  /changes                  → every `send(records)` the ChangeSink entrypoint received
 // Answers are {"value": ...} or, when the call threw, {"thrown": "<message>"}, so a test sees
 // what a calling Worker would see.
