@@ -1,7 +1,8 @@
 -- The change-log cookbook: history beyond D1, from the `sessions` and `entries` streams
 -- (README: "The change log"). The sink only appends, and a record may arrive more than
--- once (at-least-once delivery, same idempotency_key, identical columns), so every query
--- picks the state it wants by version and collapses copies with GROUP BY.
+-- once (at-least-once delivery: the same idempotency_key and columns; an entry sent again
+-- by a resync has a later version), so every query picks the state it wants by version and
+-- collapses copies with GROUP BY.
 --
 -- They are written for R2 SQL, which has GROUP BY, HAVING and aggregates but no subqueries,
 -- joins, window functions or SELECT DISTINCT. Where that needs an ordered aggregate
@@ -43,12 +44,14 @@ ORDER BY session_id;
 
 -- name: entries_of_session
 -- Every entry a session was ever given, in the order it was written (a re-created session's
--- entries after the first incarnation's), each once however often it was sent.
-SELECT version, seq, id, type, role, content, input_tokens, output_tokens, created_at
+-- entries after the first incarnation's), each once however often it was sent: a copy sent
+-- again by a resync has a later version, and the entry's is its first.
+SELECT min(version) AS version, seq, id, type, role, content, input_tokens, output_tokens,
+       created_at
 FROM entries
 WHERE tenant_id = $1 AND session_id = $2 AND op = 'append'
-GROUP BY idempotency_key, version, seq, id, type, role, content, input_tokens,
-         output_tokens, created_at
+GROUP BY idempotency_key, seq, id, type, role, content, input_tokens, output_tokens,
+         created_at
 ORDER BY version, seq;
 
 -- name: removed_ranges

@@ -42,6 +42,7 @@ from agent_sessions.mirror.changes import (
     SESSION_STREAM,
     STREAMS,
     ChangeRecord,
+    entry_key,
     idempotency_key,
 )
 from agent_sessions.mirror.plan import plan_batch
@@ -132,9 +133,11 @@ async def scenario(world: World, rng: random.Random, writes: int = 400) -> None:
         elif roll < 0.9:
             session = await world.call(key, "get_session")
             await world.call(key, "prune", session["last_seq"] // 2 + 1, None)
-        elif roll < 0.95:
+        elif roll < 0.93:
             session = await world.call(key, "get_session")
             await world.call(key, "replace_history", session["last_seq"] // 2 + 1, [entry(n)], None)
+        elif roll < 0.95:  # D1's rebuild: every entry sent again, at the resync's version
+            await world.call(key, "resync_mirror")
         else:
             await world.call(key, "delete_session")
             await world.call(key, "create_session", {"title": "again"})
@@ -179,10 +182,13 @@ def test_records_are_flat_typed_and_keyed(sent: World) -> None:
             assert isinstance(r["version"], int)
             assert isinstance(r["at"], int)
     for r in sent.sink.records(ENTRY_STREAM):
-        rest = (r["seq"],) if r["op"] == "append" else ("delete", f"{r['seq']}-{r['seq_to']}")
-        assert r["idempotency_key"] == idempotency_key(
-            r["tenant_id"], r["session_id"], r["version"], *rest
+        key = (r["tenant_id"], r["session_id"])
+        expected = (
+            entry_key(*key, r["seq"], r["id"])
+            if r["op"] == "append"
+            else idempotency_key(*key, r["version"], "delete", f"{r['seq']}-{r['seq_to']}")
         )
+        assert r["idempotency_key"] == expected
     for r in sent.sink.records(SESSION_STREAM):
         assert r["idempotency_key"] == idempotency_key(
             r["tenant_id"], r["session_id"], r["version"], r["op"]
@@ -200,7 +206,10 @@ def test_copies_are_identical_and_first_sends_come_in_version_order(sent: World)
             by_key[r["idempotency_key"]].append(r)
         assert any(len(c) > 1 for c in by_key.values()), "lost acknowledgements resent records"
         for copies in by_key.values():
-            assert all(c == copies[0] for c in copies), "a resend changed a record"
+            first = copies[0]
+            for c in copies:  # a resync sends an entry again at its own, later, version
+                assert c | {"version": first["version"]} == first, "a resend changed a record"
+                assert c["version"] >= first["version"]
         for versions in first_versions.values():
             assert versions == sorted(versions), "records were first sent out of version order"
 
@@ -336,6 +345,11 @@ def test_latest_sessions_are_the_dos_rows(sent: World) -> None:
 def test_entries_of_session_are_each_entry_once_and_lose_nothing(sent: World) -> None:
     conn = sqlite_copy(sent)
     assert on_sqlite(conn, "copies", "acme"), "the copy holds resent records"
+    versions = defaultdict(set)
+    for r in sent.sink.records(ENTRY_STREAM):
+        versions[r["idempotency_key"]].add(r["version"])
+    resent = [k for k, v in versions.items() if len(v) > 1]
+    assert resent, "the scenario's resyncs sent entries again, at later versions"
     current = defaultdict(set)
     for r in do_rows(sent, "session_entries", ENTRY_COLUMNS):
         current[r["session_id"]].add((r["seq"], r["id"], r["content"]))

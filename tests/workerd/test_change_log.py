@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 
-from agent_sessions.mirror.changes import ENTRY_FIELDS, idempotency_key
+from agent_sessions.mirror.changes import ENTRY_FIELDS, entry_key
 from agent_sessions.mirror.retention import DAY_MS
 
 from .stack import TOKEN, Stack
@@ -49,8 +49,7 @@ def test_the_drain_sends_its_records_through_the_bindings(changes_stack: Stack) 
         assert isinstance(r["version"], int)
         assert r["op"] == "append"
         assert r["parent_id"] is None or isinstance(r["parent_id"], str)
-        key = idempotency_key("default", sid, r["version"], r["seq"])
-        assert r["idempotency_key"] == key
+        assert r["idempotency_key"] == entry_key("default", sid, r["seq"], r["id"])
 
 
 def test_the_cron_removes_what_retention_says_from_d1(changes_stack: Stack) -> None:

@@ -3,18 +3,20 @@ D1 should not hold (README: "The change log").
 
 A sink that only appends (Cloudflare Pipelines into Iceberg tables on R2) cannot upsert, so
 each record says which state it is, and the reader picks: every record carries the session's
-`version` (a session row's own; for an entry, the version of the write that appended it) and
-an `idempotency_key` that names that state and stays the same however often the record is
-sent again (a retried batch, a drain that crashed before it forgot the batch). Duplicates are
-identical, so `GROUP BY` over the columns collapses them, and the latest state of a session is
+`version` (a session row's own; for an entry, the version of the write that sent it) and an
+`idempotency_key` that names that state and stays the same however often the record is sent
+again (a retried batch, a drain that crashed before it forgot the batch). A resend is the
+same record, so `GROUP BY` over the key collapses copies, and the latest state of a session is
 the record with the highest version (cookbook/changes.sql). `at` is the time of the change
-(the row's `updated_at`, or the write's), never the time of sending, which would differ
-between a record and its resend.
+(the row's `updated_at`, the entry's `created_at`, the deleting write's time), never the time
+of sending, which would differ between a record and its resend.
 
 Two streams, one schema each: `sessions` (a row changed: `upsert`; the session was deleted:
 `delete`) and `entries` (entries were appended: `append`; a range was removed by a prune or
-a replace: `delete`, from `seq` through `seq_to`). A resync (parity repair) sends nothing of
-its own: the rows it sends again carry the keys they had.
+a replace: `delete`, from `seq` through `seq_to`). A resync (parity repair) sends no record of
+its own, but D1's rebuild sends the session's rows again: its entries come with the version
+of the resync, so an entry's key leaves the version out (`tenant/session/seq/entry id`: the
+same entry, however and whenever it is sent) and the queries take its lowest version.
 """
 
 from __future__ import annotations
@@ -34,18 +36,22 @@ _HEAD = ("idempotency_key", "op", "at")
 SESSION_FIELDS: tuple[str, ...] = (*_HEAD, "tenant_id", "session_id", *SESSION_COLUMNS[2:])
 """A sessions record: the row's columns, with the session's `id` named `session_id`."""
 ENTRY_FIELDS: tuple[str, ...] = (*_HEAD, "version", "seq_to", *ENTRY_COLUMNS)
-"""An entries record: the row's columns, the version that appended it, and `seq_to`."""
+"""An entries record: the row's columns, the version of the write that sent it, `seq_to`."""
 
 ChangeRecord = dict[str, SqlValue]
 Changes = dict[str, list[ChangeRecord]]
 """Records by stream, in the order they were made (the outbox's)."""
 
 
+def _key(*parts: object) -> str:
+    """The parts joined by "/", each escaped, so that no id containing a slash can make two
+    keys equal."""
+    return "/".join(quote(str(p), safe="") for p in parts)
+
+
 def idempotency_key(tenant_id: str, session_id: str, version: int, *rest: object) -> str:
-    """`tenant/session/version[/...]`, each part escaped so that no id containing a slash can
-    make two keys equal."""
-    parts = (tenant_id, session_id, str(version), *(str(r) for r in rest))
-    return "/".join(quote(p, safe="") for p in parts)
+    """A session record's or a removed range's key: `tenant/session/version/...`."""
+    return _key(tenant_id, session_id, version, *rest)
 
 
 def session_record(values: Sequence[SqlValue]) -> ChangeRecord:
@@ -86,17 +92,20 @@ class AppendVersions:
         return self._rows[min(bisect_left(self._ends, seq), len(self._rows) - 1)]
 
 
+def entry_key(tenant_id: str, session_id: str, seq: int, entry_id: str) -> str:
+    """An entry's key: its place and its id, not the version that sent it (see above)."""
+    return _key(tenant_id, session_id, seq, entry_id)
+
+
 def entry_record(values: Sequence[SqlValue], written: Row) -> ChangeRecord:
-    """An entry row (ENTRY_COLUMNS' values) as an `append` record of the write `written`."""
+    """An entry row (ENTRY_COLUMNS' values) as an `append` record, sent by the write
+    `written` (its version: the append's own, or a resync's that sends the entry again)."""
     row = dict(zip(ENTRY_COLUMNS, values, strict=True))
-    version = written["version"]
     return {
-        "idempotency_key": idempotency_key(
-            row["tenant_id"], row["session_id"], version, row["seq"]
-        ),
+        "idempotency_key": entry_key(row["tenant_id"], row["session_id"], row["seq"], row["id"]),
         "op": "append",
-        "at": written["created_at"],
-        "version": version,
+        "at": row["created_at"],
+        "version": written["version"],
         "seq_to": row["seq"],
     } | row
 
