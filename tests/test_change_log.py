@@ -141,6 +141,7 @@ async def scenario(world: World, rng: random.Random, writes: int = 400) -> None:
         else:
             await world.call(key, "delete_session")
             await world.call(key, "create_session", {"title": "again"})
+    await world.call(KEYS[-1], "delete_session")  # gone for good: no latest row
     await world.quiet()
 
 
@@ -234,10 +235,15 @@ def test_a_replayed_plan_makes_the_same_records(clock: Clock) -> None:
 
     asyncio.run(write())
     sql = SqliteSql(conn, DURABLE_OBJECT)
-    first, second = plan_batch(sql), plan_batch(sql)
+    first, second = plan_batch(sql, log=True), plan_batch(sql, log=True)
     assert first is not None
     assert second is not None
+    assert first.changes is not None
     assert first.changes == second.changes
+    unlogged = plan_batch(sql)
+    assert unlogged is not None
+    assert unlogged.changes is None, "without a change log no records are made"
+    assert unlogged.statements == first.statements
     # The plan ships the rows as they are now (plan.py): entry 1, pruned before any drain
     # ran, is never sent; its range's removal is.
     records = first.changes[ENTRY_STREAM]
@@ -402,7 +408,7 @@ def test_r2_sql_queries_answer_the_same_on_datafusion(sent: World) -> None:
     ctx, conn = datafusion_copy(sent), sqlite_copy(sent)
     latest = on_datafusion(ctx, "latest_sessions", "acme")
     assert latest == on_sqlite(conn, "latest_sessions", "acme", dialect="sqlite")
-    assert len(latest) == len(KEYS)
+    assert len(latest) == len(KEYS) - 1, "the session deleted for good is not among them"
     for key in KEYS:
         for name in ("entries_of_session", "removed_ranges"):
             got = on_datafusion(ctx, name, "acme", key.session_id)

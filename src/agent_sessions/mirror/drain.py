@@ -68,13 +68,13 @@ class MirrorDrain:
         async with self._lock:
             sent = 0
             while sent < max_statements:
-                batch = plan_batch(self._sql)
+                batch = plan_batch(self._sql, self._changes is not None)
                 if batch is None:
                     return None
                 try:
                     for port in self._router.writers(batch.tenant):
                         await port.apply(batch.statements)
-                    if self._changes is not None:
+                    if self._changes is not None and batch.changes is not None:
                         for stream, records in batch.changes.items():
                             if records:
                                 await self._changes.send(stream, records)

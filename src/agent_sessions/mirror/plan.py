@@ -51,8 +51,9 @@ class Batch:
     size: int = 0
     tenant: str = ""
     """Whose work it is: the shard map sends it to that tenant's database."""
-    changes: Changes = field(default_factory=empty)
-    """The same work as change-log records (mirror/changes.py), for a drain that has one."""
+    changes: Changes | None = None
+    """The same work as change-log records (mirror/changes.py), for a drain that has a
+    change log (None otherwise: no records are made)."""
 
     def room(self, statements: int = 1) -> bool:
         return len(self.statements) + statements <= STATEMENTS_PER_BATCH and self.size < BATCH_BYTES
@@ -102,9 +103,10 @@ def _merge(ops: list[Row]) -> list[_Action]:
 
 
 class _Planner:
-    def __init__(self, sql: SqlPort) -> None:
+    def __init__(self, sql: SqlPort, log: bool) -> None:
         self.sql = sql
-        self.batch = Batch()
+        self.batch = Batch(changes=empty() if log else None)
+        self.log = self.batch.changes
         self.last_reset: dict[tuple[str, str], int] = {}
         self.upserted: set[tuple[str, str]] = set()
 
@@ -148,8 +150,8 @@ class _Planner:
         if kind == "delete_entries":
             seqs = (action.op["seq_from"], action.op["seq_to"])
             left = self._add(q.DELETE_ENTRY_RANGE, (*key, *seqs))
-            if left is None:
-                self.batch.changes[ENTRY_STREAM].append(entries_tombstone(action.op))
+            if left is None and self.log is not None:
+                self.log[ENTRY_STREAM].append(entries_tombstone(action.op))
             return left
         return None
 
@@ -171,7 +173,8 @@ class _Planner:
             version = action.op["version"]
             self.batch.add(q.TOMBSTONE_ENTRIES, (*key, *key, version))
             self.batch.add(q.TOMBSTONE_SESSION, (*key, version))
-            self.batch.changes[SESSION_STREAM].append(session_tombstone(action.op))
+            if self.log is not None:
+                self.log[SESSION_STREAM].append(session_tombstone(action.op))
         self.upserted.discard(key)
         return None
 
@@ -185,7 +188,8 @@ class _Planner:
         if rows:
             values = _row_values(rows[0], SESSION_COLUMNS)
             self.batch.add(q.UPSERT_SESSION, values)
-            self.batch.changes[SESSION_STREAM].append(session_record(values))
+            if self.log is not None:
+                self.log[SESSION_STREAM].append(session_record(values))
         self.upserted.add(key)
         return True
 
@@ -228,15 +232,17 @@ class _Planner:
                 break
             chunk.append(values)
             chunk_size += size
-            self.batch.changes[ENTRY_STREAM].append(entry_record(values, versions.of(row["seq"])))
+            if self.log is not None:
+                self.log[ENTRY_STREAM].append(entry_record(values, versions.of(row["seq"])))
             shipped += 1
         flush()
         return shipped
 
 
-def plan_batch(sql: SqlPort) -> Batch | None:
-    """The next batch to send, or None when the outbox is empty."""
-    return _Planner(sql).plan()
+def plan_batch(sql: SqlPort, log: bool = False) -> Batch | None:
+    """The next batch to send, or None when the outbox is empty. `log`: with its change-log
+    records too."""
+    return _Planner(sql, log).plan()
 
 
 def acknowledge(sql: SqlPort, batch: Batch) -> None:
