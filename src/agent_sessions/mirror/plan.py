@@ -102,6 +102,16 @@ def _merge(ops: list[Row]) -> list[_Action]:
     return actions
 
 
+def _last_resets(ops: list[Row]) -> dict[tuple[str, str], int]:
+    """Each session's latest tombstone among `ops` (0: none), what LAST_RESET answers when
+    `ops` is the whole outbox: a turn's drain saves that statement."""
+    last: dict[tuple[str, str], int] = {}
+    for op in ops:
+        key = (op["tenant_id"], op["session_id"])
+        last[key] = max(last.get(key, 0), op["id"] if op["op"] in RESETS else 0)
+    return last
+
+
 class _Planner:
     def __init__(self, sql: SqlPort, log: bool) -> None:
         self.sql = sql
@@ -114,6 +124,8 @@ class _Planner:
         ops = self.sql.execute(q.SELECT_OUTBOX_HEAD, (OUTBOX_PAGE,))
         if not ops:
             return None
+        if len(ops) < OUTBOX_PAGE:
+            self.last_reset = _last_resets(ops)  # the whole outbox: no need to ask for them
         self.batch.tenant = ops[0]["tenant_id"]
         for action in _merge(ops):
             if action.key[0] != self.batch.tenant:

@@ -86,11 +86,26 @@ HTTP_APP = create_app(lambda request: services_of(request.scope["env"]))
 WARM_UP_TOKEN = "warm-up-token-of-no-tenant-0123456789"
 
 
+class _StandInObjects:
+    """The warm-up's Durable Object namespace: each call answers at once with an empty
+    result, so that a turn's requests run their whole path through the gateway (validation,
+    the route, the answer sent as the object wrote it) and reach no binding."""
+
+    def getByName(self, name: str) -> _StandInObjects:
+        return self
+
+    def __getattr__(self, operation: str) -> Callable[..., Awaitable[str]]:
+        async def answer(*_: Any) -> str:
+            return envelope({})
+
+        return answer
+
+
 WARM_UP_ENV = SimpleNamespace(
-    **{TOKENS_VARIABLE: f"{WARM_UP_TOKEN}=warm-up", "SESSIONS": None, "DB": None}
+    **{TOKENS_VARIABLE: f"{WARM_UP_TOKEN}=warm-up", "SESSIONS": _StandInObjects(), "DB": None}
 )
-"""The env of the warm-up requests (http/warm.py): a token of their own, in no real env, and
-no binding (none of them reaches one)."""
+"""The env of the warm-up requests (http/warm.py): a token of their own, in no real env, a
+stand-in for the sessions, and no binding."""
 
 
 warm.warm(HTTP_APP, warm.requests(WARM_UP_TOKEN), env=WARM_UP_ENV)
