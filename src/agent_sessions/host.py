@@ -29,6 +29,7 @@ from .engine.ports import SqlPort
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.drain import MAX_ERROR_TEXT, backoff_ms
 from .mirror.parity import verify
+from .mirror.ports import ChangeLogPort
 from .mirror.shards import MirrorRouter, router_of
 
 log = logging.getLogger("agent_sessions")
@@ -57,8 +58,9 @@ class SessionHost:
         lifecycle: Lifecycle = NO_LIFECYCLE,
         archive: ArchivePort | None = None,
         archive_prefix: str = DEFAULT_ARCHIVE_PREFIX,
+        changes: ChangeLogPort | None = None,
     ) -> None:
-        self._drain = MirrorDrain(sql, mirror, clock)
+        self._drain = MirrorDrain(sql, mirror, clock, changes=changes)
         self._engine: SessionEngine | None = None
         self._lifecycle = lifecycle
         self._archive = archive
