@@ -153,6 +153,8 @@ CREATE TABLE IF NOT EXISTS mirror_state (
 CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (tenant_id, user_id, status, updated_at);
 CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name, status, updated_at);
 CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at);
+-- The retention sweep's: sessions no longer active, by age, across tenants.
+CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions (status, updated_at);
 CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at);
 
 -- Full-text search over entry content (the console's search box, GET /v1/search): an

@@ -31,19 +31,42 @@ class _Sql:
     def __init__(self, conn: sqlite3.Connection) -> None:
         self._conn = conn
         self.statements = 0
+        self.calls = 0
+        """`exec` calls: in workerd, each is a crossing from Python into JavaScript."""
 
     def exec(self, sql: str, *params: Any) -> _Cursor:
-        if sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "ROLLBACK")):
-            raise JsError("Error: use ctx.storage.transactionSync() instead of BEGIN/COMMIT")
-        self.statements += 1
-        try:
-            cursor = self._conn.execute(sql, [DURABLE_OBJECT.bind(p) for p in params])
-        except sqlite3.Error as exc:
-            raise JsError(f"Error: {exc}: SQLITE_ERROR") from None
+        """As workerd's: a text of several statements runs each, the parameters bound to the
+        last one, whose rows the cursor holds."""
+        self.calls += 1
+        *before, last = _statements(sql)
+        for statement in before:
+            self._run(statement, ())
+        cursor = self._run(last, params)
         names = [d[0] for d in cursor.description or ()]
         return _Cursor(
             [{n: DURABLE_OBJECT.read(v) for n, v in zip(names, r, strict=False)} for r in cursor]
         )
+
+    def _run(self, sql: str, params: tuple[Any, ...]) -> sqlite3.Cursor:
+        if sql.lstrip().upper().startswith(("BEGIN", "COMMIT", "SAVEPOINT", "ROLLBACK")):
+            raise JsError("Error: use ctx.storage.transactionSync() instead of BEGIN/COMMIT")
+        self.statements += 1
+        try:
+            return self._conn.execute(sql, [DURABLE_OBJECT.bind(p) for p in params])
+        except sqlite3.Error as exc:
+            raise JsError(f"Error: {exc}: SQLITE_ERROR") from None
+
+
+def _statements(text: str) -> list[str]:
+    """The statements of a text, split where SQLite says one is complete."""
+    found: list[str] = []
+    current = ""
+    for piece in text.split(";"):
+        current += piece + ";"
+        if sqlite3.complete_statement(current) and current.strip(" \n;"):
+            found.append(current)
+            current = ""
+    return found or [text]
 
 
 class FakeDurableObjectStorage:

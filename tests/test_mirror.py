@@ -26,7 +26,7 @@ from agent_sessions.engine.ports import SqlValue
 from agent_sessions.host import SessionHost
 from agent_sessions.local.store import LocalStore
 from agent_sessions.mirror.drain import backoff_ms
-from agent_sessions.mirror.limits import MAX_PARAMS, STATEMENTS_PER_DRAIN
+from agent_sessions.mirror.limits import MAX_PARAMS, OUTBOX_PAGE, STATEMENTS_PER_DRAIN
 from agent_sessions.mirror.ports import MirrorPort, Statement
 from agent_sessions.mirror.shards import MirrorRouter, Unroutable
 from agent_sessions.mirror.timing import DrainTiming
@@ -276,9 +276,14 @@ def test_expiry_and_idle_alarms_end_with_d1_equal(d1: D1Set, clock: Clock) -> No
     assert_d1_equals_the_dos(fleet, d1)
 
 
-def test_work_undone_by_a_later_tombstone_is_not_sent(d1: D1Set, clock: Clock) -> None:
+@pytest.mark.parametrize("turns_while_down", [1, OUTBOX_PAGE + 50])
+def test_work_undone_by_a_later_tombstone_is_not_sent(
+    d1: D1Set, clock: Clock, turns_while_down: int
+) -> None:
     """While D1 is down a session is filled, deleted and re-created: D1 must end with the new
-    incarnation only, never the old entries under the new session row."""
+    incarnation only, never the old entries under the new session row. With few turns the
+    planner reads the whole outbox and finds the tombstone in it; with more than a page, it
+    asks the store for it (mirror/plan.py `_last_resets`, LAST_RESET)."""
     routed = d1.route(lambda port: FaultyMirror(Recorder(port), random.Random(0), 0))
     faulty = routed.of("t")
     fleet = Fleet(routed.router, clock)
@@ -288,7 +293,8 @@ def test_work_undone_by_a_later_tombstone_is_not_sent(d1: D1Set, clock: Clock) -
         await fleet.call(key, "create_session", {})
         await fleet.call(key, "append", [entry(i) for i in range(10)], None)
         faulty.down = True
-        await fleet.call(key, "append", [entry(i) for i in range(10, 20)], None)
+        for turn in range(turns_while_down):
+            await fleet.call(key, "append", [entry(10 + turn)], None)
         await fleet.call(key, "delete_session")
         await fleet.call(key, "create_session", {})
         await fleet.call(key, "append", [entry(i) for i in range(3)], None)

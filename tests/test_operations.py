@@ -35,6 +35,10 @@ def camel(name: str) -> str:
     return head + "".join(part.title() for part in rest)
 
 
+HANDLERS = ("fetch", "scheduled")
+"""The gateway's event handlers (HTTP, the cron), which are not RPC methods of its own."""
+
+
 def gateway_tree() -> tuple[set[str], frozenset[str]]:
     """The methods the gateway's class writes out, and its OWN_SHAPES (read from the source:
     the module imports the runtime SDK, which CPython does not have)."""
@@ -43,7 +47,9 @@ def gateway_tree() -> tuple[set[str], frozenset[str]]:
     written = {
         n.name
         for n in default.body
-        if isinstance(n, ast.AsyncFunctionDef) and not n.name.startswith("_") and n.name != "fetch"
+        if isinstance(n, ast.AsyncFunctionDef)
+        and not n.name.startswith("_")
+        and n.name not in HANDLERS
     }
     (own,) = [
         n.value

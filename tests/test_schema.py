@@ -15,15 +15,23 @@ from typing import Any
 
 import pytest
 
+from agent_sessions.adapters.durable_object import DurableObjectSql
 from agent_sessions.adapters.sqlite import SqliteSql
 from agent_sessions.adapters.sqlite_mirror import SqliteMirror
 from agent_sessions.engine import SessionEngine, SessionKey
 from agent_sessions.engine import statements as q
-from agent_sessions.engine.ddl import MIGRATIONS, SCHEMA_DIGEST, SCHEMA_VERSION
+from agent_sessions.engine.ddl import (
+    DO_STATEMENTS,
+    MIGRATIONS,
+    SCHEMA_DIGEST,
+    SCHEMA_VERSION,
+    SHARED_STATEMENTS,
+)
 from agent_sessions.engine.errors import SchemaTooNew
 from agent_sessions.engine.schema import ensure_schema
 
 from .conftest import ROOT
+from .doubles import FakeDurableObjectStorage
 
 sys.path.insert(0, str(ROOT / "scripts"))
 import sync_schema
@@ -135,6 +143,18 @@ def test_ensure_schema_runs_ddl_once(tmp_path: Path) -> None:
     warm = SqliteSql(conn)
     ensure_schema(warm)
     assert warm.statements == 2, "a warm start reads the digest and runs no DDL"
+
+
+def test_a_new_durable_object_gets_its_layout_in_one_call() -> None:
+    """Every new session is a new Durable Object: its tables are made by one `exec` of the
+    whole layout (a crossing into JavaScript each), not one per statement."""
+    storage = FakeDurableObjectStorage()
+    ensure_schema(DurableObjectSql(storage))
+    layout = len(SHARED_STATEMENTS + DO_STATEMENTS)
+    assert storage.sql.statements >= layout + 1
+    assert storage.sql.calls <= storage.sql.statements - layout + 1
+    tables = {r[0] for r in storage.conn.execute("SELECT name FROM sqlite_master")}
+    assert {"sessions", "session_entries", "mirror_outbox", "store_meta"} <= tables
 
 
 RELEASE_4_OUTBOX = (

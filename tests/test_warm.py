@@ -7,6 +7,7 @@ import asyncio
 
 import pytest
 
+from agent_sessions.engine.errors import NotFound
 from agent_sessions.http import warm
 from agent_sessions.http.app import create_app
 from agent_sessions.service.auth import TokenTable
@@ -16,14 +17,31 @@ from agent_sessions.service.sessions import Sessions
 TOKEN = "warm-test-token-0123456789"
 
 
-async def _unreachable(*_: object) -> None:
-    raise AssertionError("a warm-up request reached a session")
-
-
 def test_the_warm_up_completes_without_an_event_loop() -> None:
-    services = Services(Sessions(_unreachable), None, TokenTable.parse(f"{TOKEN}=warm"))  # type: ignore[arg-type]
+    """Against sessions that answer at once, as the gateway's stand-in does: every request
+    runs to its answer with no event loop; the refused write reaches no session."""
+    reached: list[str] = []
+
+    async def answers_at_once(_key: object, operation: str, _args: object) -> dict[str, object]:
+        reached.append(operation)
+        return {}
+
+    tokens = TokenTable.parse(f"{TOKEN}=warm")
+    services = Services(Sessions(answers_at_once), None, tokens)  # type: ignore[arg-type]
     app = create_app(lambda _request: services)
-    assert warm.warm(app, warm.requests(TOKEN)) == [200, 422]
+    warm.warm(app, warm.requests(TOKEN))  # raises unless each answers its status
+    assert reached == ["create_session", "append", "read_context"]
+
+
+def test_a_request_that_answers_another_status_stops_the_warm_up() -> None:
+    """Sessions that are not found (not the stand-in): the Worker must not start quietly."""
+
+    async def not_found(_key: object, _operation: str, _args: object) -> None:
+        raise NotFound("no such session")
+
+    services = Services(Sessions(not_found), None, TokenTable.parse(f"{TOKEN}=warm"))  # type: ignore[arg-type]
+    with pytest.raises(warm.WarmUpFailed, match="answered 404, not 201"):
+        warm.warm(create_app(lambda _request: services), warm.requests(TOKEN))
 
 
 def test_a_request_that_awaits_is_refused() -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 from agent_sessions.engine import SessionEngine, SessionKey
 from agent_sessions.engine.large import public, split
 from agent_sessions.engine.statements import ENTRY_READ_COLUMNS
-from agent_sessions.wire import BlobInfo, Context, Entry, EntryPage
+from agent_sessions.wire import Appended, AppendResult, BlobInfo, Context, Entry, EntryPage, Session
 
 
 def test_an_entry_has_the_models_fields(engine: SessionEngine, key: SessionKey) -> None:
@@ -45,3 +45,16 @@ def test_a_page_and_a_context_have_the_models_fields(
     backwards = engine.read_entries(key, order="desc", limit=2)
     assert backwards["next_cursor"] == 2, "the last seq of the page, going down"
     assert set(engine.read_context(key)) == set(Context.model_fields)
+
+
+def test_a_session_and_an_append_have_the_models_fields(
+    engine: SessionEngine, key: SessionKey
+) -> None:
+    """Creating, reading and appending to a session are answered as the object wrote them
+    too: the turn's requests, sent on unread (http/routes.py `JsonText`)."""
+    made = engine.create_session(key, {"title": "t", "metadata": {"a": 1}})
+    assert set(made) == set(Session.model_fields)
+    assert set(engine.get_session(key)) == set(Session.model_fields)
+    appended = engine.append(key, [{"type": "message", "content": "hi"}])
+    assert set(appended) == set(AppendResult.model_fields)
+    assert set(appended["entries"][0]) == set(Appended.model_fields)

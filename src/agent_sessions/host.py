@@ -30,6 +30,7 @@ from .engine.ports import SqlPort
 from .mirror import MirrorDrain, MirrorPort
 from .mirror.drain import MAX_ERROR_TEXT, backoff_ms
 from .mirror.parity import verify
+from .mirror.ports import ChangeLogPort
 from .mirror.reads import written
 from .mirror.shards import MirrorRouter, router_of
 
@@ -59,8 +60,9 @@ class SessionHost:
         lifecycle: Lifecycle = NO_LIFECYCLE,
         archive: ArchivePort | None = None,
         archive_prefix: str = DEFAULT_ARCHIVE_PREFIX,
+        changes: ChangeLogPort | None = None,
     ) -> None:
-        self._drain = MirrorDrain(sql, mirror, clock)
+        self._drain = MirrorDrain(sql, mirror, clock, changes=changes)
         self._engine: SessionEngine | None = None
         self._lifecycle = lifecycle
         self._archive = archive

@@ -96,21 +96,28 @@ export class SqlStorage {
           "automatic atomic write coalescing.",
       );
     }
-    const statement = this._db.prepare(query);
+    // As workerd: a text of several statements runs each, the bindings going to the last
+    // one, whose rows the cursor holds.
+    const statements = this._db.iterateStatements(query);
     try {
-      statement.bind(bindings.map(bindable));
-      const rows = [];
-      const names = statement.getColumnNames();
-      while (statement.step()) {
-        const values = statement.get();
-        rows.push(Object.fromEntries(names.map((n, i) => [n, readable(values[i])])));
+      for (const statement of statements) {
+        if (/[^\s;]/.test(statements.getRemainingSQL())) {
+          while (statement.step());
+          continue;
+        }
+        statement.bind(bindings.map(bindable));
+        const rows = [];
+        const names = statement.getColumnNames();
+        while (statement.step()) {
+          const values = statement.get();
+          rows.push(Object.fromEntries(names.map((n, i) => [n, readable(values[i])])));
+        }
+        return new SqlStorageCursor(rows, names, this._db.getRowsModified());
       }
-      return new SqlStorageCursor(rows, names, this._db.getRowsModified());
     } catch (error) {
       throw new Error(`${error.message ?? error}: SQLITE_ERROR`);
-    } finally {
-      statement.free();
     }
+    throw new Error("exec: no statement in the query: SQLITE_ERROR");
   }
   get databaseSize() {
     return this._db.export().length;

@@ -33,10 +33,26 @@ WORKERD_SHARDS = {
 }
 """The "two-shards" hash of tests/shards.py (DB_2 is a destination, so not in the pool), and
 a tenant "mover" being moved from `DB`, where the hash puts it, to `DB_2` of its own."""
+CHANGES = """
+[[pipelines]]
+binding = "SESSION_CHANGES"
+stream = "agent-sessions-sessions"
+
+[[services]]
+binding = "ENTRY_CHANGES"
+service = "agent-sessions-test-driver"
+entrypoint = "ChangeSink"
+"""
+"""The change log switched on: the session stream on miniflare's local Pipelines binding
+(which accepts and drops the records), the entry stream on the driver's ChangeSink (the same
+kind of binding, keeping them); and D1's retention, at one day."""
 STACKS = {
     "stack": Stack,
     "policy_stack": lambda state: Stack(state, POLICY, examples=False),
     "shards_stack": lambda state: Stack(state, examples=False, shards=WORKERD_SHARDS),
+    "changes_stack": lambda state: Stack(
+        state, {"MIRROR_RETENTION_DAYS": "1"}, examples=False, config=CHANGES
+    ),
 }
 EITHER = {"any_stack": ("stack", "shards_stack")}
 """A fixture that runs a test once on each of these stacks: the mirror with one D1
@@ -105,6 +121,12 @@ def policy_stack() -> Stack:
 def shards_stack() -> Stack:
     """The Workers with two D1 databases and the shard settings (tests/shards.py)."""
     return running("shards_stack")
+
+
+@pytest.fixture(scope="session")
+def changes_stack() -> Stack:
+    """The Workers with the change log bound and D1's retention set (CHANGES)."""
+    return running("changes_stack")
 
 
 @pytest.fixture(params=EITHER["any_stack"])

@@ -107,13 +107,15 @@ class Stack:
         variables: Mapping[str, str] | None = None,
         examples: bool = True,
         shards: Mapping[str, str] | None = None,
+        config: str = "",
     ) -> None:
         """`variables` are the Worker's vars (`--var`); `examples`: run the example and
         client Workers beside it too. `shards`: the shard settings (D1_SHARDS, TENANT_SHARDS)
         for the Worker, the consumer and the driver, each given the D1 bindings they name:
         their configs are copies of the real ones with those bindings added (`with_shards`).
         The Worker's copy sits beside wrangler.toml (wrangler looks for python_modules/ next
-        to the config), under a name .gitignore holds, while the stack runs."""
+        to the config), under a name .gitignore holds, while the stack runs. `config`: more
+        of the Worker's configuration (bindings), added to such a copy."""
         state.mkdir(parents=True, exist_ok=True)
         self.state = state
         self.shard_settings = dict(shards or {})
@@ -132,8 +134,9 @@ class Stack:
         }
         configs = [ROOT / "wrangler.toml", ROOT / "examples" / "consumer-worker" / "wrangler.toml"]
         driver = HERE / "driver" / "wrangler.toml"
-        if len(self.bindings) > 1:
-            configs[0] = self._overlay(configs[0], ROOT / f".wrangler-test-{state.name}.toml")
+        if len(self.bindings) > 1 or config:
+            worker = ROOT / f".wrangler-test-{state.name}.toml"
+            configs[0] = self._overlay(configs[0], worker, more=config)
             configs[1] = self._overlay(configs[1], state / "consumer.toml", "src/index.js")
             driver = self._overlay(driver, state / "driver.toml", "driver.js")
         self.config = configs[0]
@@ -155,10 +158,10 @@ class Stack:
         self.last_headers = Message()
         """The headers of the last answer `http` or `worker_call` had."""
 
-    def _overlay(self, config: Path, to: Path, main: str | None = None) -> Path:
-        """`config` with the stack's shards, at `to`; `main`: made absolute, for a copy that
-        is not beside its Worker's code."""
-        text = with_shards(config, self.bindings, self.shard_settings)
+    def _overlay(self, config: Path, to: Path, main: str | None = None, more: str = "") -> Path:
+        """`config` with the stack's shards (and `more`), at `to`; `main`: made absolute, for
+        a copy that is not beside its Worker's code."""
+        text = with_shards(config, self.bindings, self.shard_settings) + more
         if main is not None:
             text = text.replace(
                 f'main = "{main}"', f"main = {json.dumps(str(config.parent / main))}"

@@ -13,7 +13,8 @@ given to `transactionSync` is a once-callable: freed after its one call, not lea
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any, TypeVar
 
 from ..engine.errors import InsufficientStorage
@@ -47,22 +48,34 @@ except ImportError:  # CPython: a test double of the storage, which speaks Pytho
         return value
 
 
+@contextmanager
+def _engine_errors() -> Iterator[None]:
+    """workerd's errors as the engine's, where it has one for them."""
+    try:
+        yield
+    except Exception as exc:
+        text = str(exc)
+        if "constraint failed" in text.lower():
+            raise IntegrityViolation(text) from exc
+        if any(sign in text for sign in STORAGE_FULL):
+            raise InsufficientStorage(f"the Durable Object's storage is full: {text}") from exc
+        raise
+
+
 class DurableObjectSql:
     def __init__(self, storage: Any) -> None:
         self._storage = storage
         self._sql = storage.sql
 
     def execute(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Row]:
-        try:
-            rows = _rows(self._sql.exec(sql, *map(_param, params)))
-        except Exception as exc:
-            text = str(exc)
-            if "constraint failed" in text.lower():
-                raise IntegrityViolation(text) from exc
-            if any(sign in text for sign in STORAGE_FULL):
-                raise InsufficientStorage(f"the Durable Object's storage is full: {text}") from exc
-            raise
-        return rows
+        with _engine_errors():
+            return _rows(self._sql.exec(sql, *map(_param, params)))
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        """One `exec` of statements binding nothing (workerd runs each of a multi-statement
+        text; its cursor, consumed here, is the last one's)."""
+        with _engine_errors():
+            _rows(self._sql.exec(";\n".join(statements)))
 
     def transaction(self, fn: Callable[[], T]) -> T:
         """`transactionSync`, re-raising the Python exception that rolled it back.

@@ -1,7 +1,7 @@
 """Generated from schema.sql and migrations/ by scripts/sync_schema.py. Do not edit by
 hand."""
 
-SCHEMA_DIGEST = "8baae8bdfced9a83"
+SCHEMA_DIGEST = "978e558592d3a7e9"
 """Of the statements below, normalised: a comment or whitespace changes nothing."""
 
 SHARED_STATEMENTS: tuple[str, ...] = (
@@ -22,6 +22,7 @@ D1_STATEMENTS: tuple[str, ...] = (
     'CREATE INDEX IF NOT EXISTS sessions_by_user ON sessions (tenant_id, user_id, status, updated_at)',
     'CREATE INDEX IF NOT EXISTS sessions_by_agent ON sessions (tenant_id, agent_name, status, updated_at)',
     'CREATE INDEX IF NOT EXISTS sessions_by_updated ON sessions (tenant_id, updated_at)',
+    'CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions (status, updated_at)',
     'CREATE INDEX IF NOT EXISTS entries_by_created ON session_entries (tenant_id, session_id, created_at)',
     "CREATE VIRTUAL TABLE IF NOT EXISTS entries_fts USING fts5( content, content = 'session_entries', content_rowid = 'rowid' )",
     'CREATE TRIGGER IF NOT EXISTS entries_fts_insert AFTER INSERT ON session_entries BEGIN INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END',
@@ -29,7 +30,7 @@ D1_STATEMENTS: tuple[str, ...] = (
     "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
 )
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 """The number of the last migration."""
 MIGRATIONS: tuple[
     tuple[int, str, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...
@@ -69,6 +70,9 @@ MIGRATIONS: tuple[
     (7, '0007_entry_blobs.sql', 'shared', (
         'ALTER TABLE session_entries ADD COLUMN blob TEXT',
     ), (('session_entries', 'blob'),)),
+    (8, '0008_retention.sql', 'd1', (
+        'CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions (status, updated_at)',
+    ), ()),
 )
 """migrations/, in order: (version, file name (what d1_migrations records), where it
 applies ("shared", "d1" or "do"), its statements, the (table, column) pairs they add:

@@ -7,7 +7,7 @@ which one it runs on.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar, runtime_checkable
 
 T = TypeVar("T")
 
@@ -34,3 +34,23 @@ class SqlPort(Protocol):
         An exception raised by `fn` rolls back and propagates unchanged.
         """
         ...
+
+
+@runtime_checkable
+class ScriptPort(Protocol):
+    """A store that runs several statements binding nothing (DDL) in one call: a Durable
+    Object, where each call is a crossing into JavaScript and a new store's layout is about
+    twenty statements. Stores without it run them one by one (engine/schema.py)."""
+
+    def execute_script(self, statements: Sequence[str]) -> None:
+        """Run `statements` in order, in the caller's transaction."""
+        ...
+
+
+def run_all(sql: SqlPort, statements: Sequence[str]) -> None:
+    """`statements` (binding nothing) in order: in one call where the store has it."""
+    if isinstance(sql, ScriptPort):
+        sql.execute_script(statements)
+    else:
+        for statement in statements:
+            sql.execute(statement)

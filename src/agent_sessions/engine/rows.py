@@ -199,6 +199,7 @@ class Rows:
             "first_seq": seqs[0],
             "last_seq": seqs[-1],
             "version": version,
+            "replayed": False,
         }
 
     def _keep_blobs(self, batch: Sequence[dict[str, Any]]) -> None:

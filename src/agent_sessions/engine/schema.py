@@ -33,7 +33,7 @@ from .ddl import (
     SHARED_STATEMENTS,
 )
 from .errors import SchemaTooNew
-from .ports import SqlPort
+from .ports import SqlPort, run_all
 
 _DIGEST_KEY = "schema_digest"
 _VERSION_KEY = "schema_version"
@@ -95,8 +95,7 @@ def ensure_schema(sql: SqlPort) -> None:
     def create() -> None:
         if existing is not None:
             _upgrade(sql, existing, "do")
-        for statement in SHARED_STATEMENTS + DO_STATEMENTS:
-            sql.execute(statement)
+        run_all(sql, SHARED_STATEMENTS + DO_STATEMENTS)
         for key, value in (
             (_VERSION_KEY, str(SCHEMA_VERSION)),
             (_REACHED_KEY, str(SCHEMA_VERSION)),

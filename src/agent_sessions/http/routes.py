@@ -58,7 +58,8 @@ from ..wire import (
 class JsonText(Response):
     """A result that is JSON already (a Durable Object's answer, which the gateway never
     parses): sent as it is, not validated again against the route's model, which documents
-    it (tests/test_wire.py holds the models equal to what the engine answers)."""
+    it (tests/test_wire.py holds the models equal to what the engine answers). The turn's
+    requests (create, read the session, append, read entries or the context) answer so."""
 
     media_type = "application/json"
 
@@ -156,7 +157,7 @@ def _answer_bookmark(response: Response, page: dict[str, Any]) -> dict[str, Any]
 async def create_session(body: SessionCreate, who: WriterDep, services: ServicesDep) -> Any:
     fields = body.model_dump(exclude={"id"}, exclude_unset=True)
     key = SessionKey(who.tenant, body.id or new_id())
-    return await services.sessions.create_session(key, fields)
+    return JsonText(await services.sessions.text("create_session", key, fields), 201)
 
 
 @router.get("/sessions", response_model=SessionPage, tags=["sessions"])
@@ -238,7 +239,7 @@ async def import_session(
 
 @router.get("/sessions/{session_id}", response_model=Session, tags=["sessions"])
 async def get_session(key: ReadKey, services: ServicesDep) -> Any:
-    return await services.sessions.get_session(key)
+    return JsonText(await services.sessions.text("get_session", key))
 
 
 @router.patch("/sessions/{session_id}", response_model=Session, tags=["sessions"])
@@ -301,7 +302,8 @@ async def load_data(key: ReadKey, services: ServicesDep) -> Any:
 async def append_entries(body: AppendRequest, key: WriteKey, services: ServicesDep) -> Any:
     entries = [e.model_dump(exclude_none=True) for e in body.entries]
     writer = body.writer.model_dump() if body.writer else None
-    return await services.sessions.append(key, entries, body.expected_version, writer)
+    args = (entries, body.expected_version, writer)
+    return JsonText(await services.sessions.text("append", key, *args), 201)
 
 
 @router.post("/sessions/{session_id}/writer", response_model=Writer, tags=["entries"])

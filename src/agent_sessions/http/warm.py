@@ -5,12 +5,13 @@ builds its middleware stack on the first call, and the runtime compiles the part
 interpreter and of pydantic-core that routing, validation and error rendering use, when they
 are first used. Measured in workerd, a Worker's first HTTP request took 0.5 to 1 s against
 0.2 s once a health check and a refused write had run at import (`worker/gateway.py`); the
-deploy-time snapshot keeps what they leave in memory.
+deploy-time snapshot keeps what they leave in memory. A turn's requests that succeed (create,
+append, read the context) run too, so that their routes' paths are not first run by a user.
 
 The requests need no I/O: they complete without awaiting anything (no binding is reached, no
-timer set), so they run at module level, where a Worker may not do I/O or set timers, by
-stepping the app's coroutine once. One that does not complete is an error, not a silent skip:
-tests/test_warm.py holds both to their expected statuses.
+timer set; the sessions they reach answer at once), so they run at module level, where a
+Worker may not do I/O or set timers, by stepping the app's coroutine once. One that does not
+complete is an error, not a silent skip: tests/test_warm.py holds them to their statuses.
 """
 
 from __future__ import annotations
@@ -69,18 +70,36 @@ def run(
     raise NotSynchronous(f"{method} {path} awaited something: it cannot warm the app")
 
 
-def requests(token: str) -> list[tuple[str, str, dict[str, str], bytes]]:
-    """A health check, and a write refused by validation after `token` let it in (routing,
-    middleware, authentication, body validation and an error's rendering, no binding)."""
+TURN = b'{"entries": [{"type": "message", "role": "user", "content": "warm"}]}'
+Request = tuple[str, str, Mapping[str, str], bytes, int]
+"""method, path, headers, body, and the status it must answer with."""
+
+
+def requests(token: str) -> list[Request]:
+    """A health check, a write refused by validation after `token` let it in (routing,
+    middleware, authentication, body validation and an error's rendering), then a turn's
+    requests that succeed: a session made, a turn appended, the context read. Those reach the
+    sessions the app resolves for them, which for the warm-up must answer without awaiting
+    anything (worker/gateway.py gives it a stand-in of the Durable Object namespace)."""
     writer = {"authorization": f"Bearer {token}", "content-type": "application/json"}
-    return [("GET", "/healthz", {}, b""), ("POST", "/v1/sessions", writer, b'{"id": 1}')]
-
-
-def warm(
-    app: ASGIApp, requests: Sequence[tuple[str, str, Mapping[str, str], bytes]], **extra: Any
-) -> list[int]:
-    """Each of `requests` (method, path, headers, body) once; their statuses. `extra` goes
-    into every scope (the Worker's requests carry `env`)."""
     return [
-        run(app, method, path, headers, body, extra) for method, path, headers, body in requests
+        ("GET", "/healthz", {}, b"", 200),
+        ("POST", "/v1/sessions", writer, b'{"id": 1}', 422),
+        ("POST", "/v1/sessions", writer, b'{"id": "warm-up"}', 201),
+        ("POST", "/v1/sessions/warm-up/entries", writer, TURN, 201),
+        ("GET", "/v1/sessions/warm-up/context", writer, b"", 200),
     ]
+
+
+class WarmUpFailed(RuntimeError):
+    """A warm-up request answered another status than its own: the app is not what the
+    warm-up was written for, and a Worker that imports it should not start as if it were."""
+
+
+def warm(app: ASGIApp, requests: Sequence[Request], **extra: Any) -> None:
+    """Each of `requests` once, each checked against its status. `extra` goes into every
+    scope (the Worker's requests carry `env`)."""
+    for method, path, headers, body, expected in requests:
+        status = run(app, method, path, headers, body, extra)
+        if status != expected:
+            raise WarmUpFailed(f"warm-up {method} {path} answered {status}, not {expected}")

@@ -5,6 +5,9 @@ The drain runs right after a write (the fast path, `waitUntil` in a DO) and from
 folded into it. A failed batch leaves the outbox untouched and schedules the next attempt.
 A batch goes to its tenant's database; while a tenant moves, to both of its databases, and
 it counts as sent once both have it (sending it again changes nothing in the one that had).
+With a change log (mirror/changes.py), a batch counts as sent once D1 and the change log
+both took it: a change log that fails holds D1 back (the outbox keeps the work, the retries
+back off) and loses nothing; a batch sent again reaches the log again with the same keys.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from ..engine.ports import SqlPort
 from . import statements as q
 from .limits import BACKOFF_BASE_MS, BACKOFF_CAP_MS, STATEMENTS_PER_DRAIN
 from .plan import acknowledge, plan_batch
-from .ports import MirrorPort
+from .ports import ChangeLogPort, MirrorPort
 from .shards import MirrorRouter, router_of
 
 MAX_ERROR_TEXT = 500
@@ -38,8 +41,10 @@ class MirrorDrain:
         mirror: MirrorPort | MirrorRouter,
         clock: Callable[[], int] = now_ms,
         jitter: Callable[[], float] = random.random,
+        changes: ChangeLogPort | None = None,
     ) -> None:
         self._sql = sql
+        self._changes = changes
         self._router = router_of(mirror)
         self._clock = clock
         self._jitter = jitter
@@ -63,12 +68,16 @@ class MirrorDrain:
         async with self._lock:
             sent = 0
             while sent < max_statements:
-                batch = plan_batch(self._sql)
+                batch = plan_batch(self._sql, self._changes is not None)
                 if batch is None:
                     return None
                 try:
                     for port in self._router.writers(batch.tenant):
                         await port.apply(batch.statements)
+                    if self._changes is not None and batch.changes is not None:
+                        for stream, records in batch.changes.items():
+                            if records:
+                                await self._changes.send(stream, records)
                 except Exception as exc:
                     self._record_failure(exc)
                     break

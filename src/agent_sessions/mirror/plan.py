@@ -15,6 +15,17 @@ from dataclasses import dataclass, field
 from ..engine.ddl import ENTRY_COLUMNS, SESSION_COLUMNS
 from ..engine.ports import Row, SqlPort, SqlValue
 from . import statements as q
+from .changes import (
+    ENTRY_STREAM,
+    SESSION_STREAM,
+    AppendVersions,
+    Changes,
+    empty,
+    entries_tombstone,
+    entry_record,
+    session_record,
+    session_tombstone,
+)
 from .limits import BATCH_BYTES, OUTBOX_PAGE, STATEMENT_BYTES, STATEMENTS_PER_BATCH
 from .ports import Statement
 
@@ -40,6 +51,9 @@ class Batch:
     size: int = 0
     tenant: str = ""
     """Whose work it is: the shard map sends it to that tenant's database."""
+    changes: Changes | None = None
+    """The same work as change-log records (mirror/changes.py), for a drain that has a
+    change log (None otherwise: no records are made)."""
 
     def room(self, statements: int = 1) -> bool:
         return len(self.statements) + statements <= STATEMENTS_PER_BATCH and self.size < BATCH_BYTES
@@ -88,10 +102,21 @@ def _merge(ops: list[Row]) -> list[_Action]:
     return actions
 
 
+def _last_resets(ops: list[Row]) -> dict[tuple[str, str], int]:
+    """Each session's latest tombstone among `ops` (0: none), what LAST_RESET answers when
+    `ops` is the whole outbox: a turn's drain saves that statement."""
+    last: dict[tuple[str, str], int] = {}
+    for op in ops:
+        key = (op["tenant_id"], op["session_id"])
+        last[key] = max(last.get(key, 0), op["id"] if op["op"] in RESETS else 0)
+    return last
+
+
 class _Planner:
-    def __init__(self, sql: SqlPort) -> None:
+    def __init__(self, sql: SqlPort, log: bool) -> None:
         self.sql = sql
-        self.batch = Batch()
+        self.batch = Batch(changes=empty() if log else None)
+        self.log = self.batch.changes
         self.last_reset: dict[tuple[str, str], int] = {}
         self.upserted: set[tuple[str, str]] = set()
 
@@ -99,6 +124,8 @@ class _Planner:
         ops = self.sql.execute(q.SELECT_OUTBOX_HEAD, (OUTBOX_PAGE,))
         if not ops:
             return None
+        if len(ops) < OUTBOX_PAGE:
+            self.last_reset = _last_resets(ops)  # the whole outbox: no need to ask for them
         self.batch.tenant = ops[0]["tenant_id"]
         for action in _merge(ops):
             if action.key[0] != self.batch.tenant:
@@ -130,10 +157,14 @@ class _Planner:
         if not self._upsert_session_once(key):
             return 0
         if kind == "append_entries":
-            return self._ship_entries(key, action.rows[0]["seq_from"], action.rows[-1]["seq_to"])
+            start, end = action.rows[0]["seq_from"], action.rows[-1]["seq_to"]
+            return self._ship_entries(key, start, end, AppendVersions(action.rows))
         if kind == "delete_entries":
             seqs = (action.op["seq_from"], action.op["seq_to"])
-            return self._add(q.DELETE_ENTRY_RANGE, (*key, *seqs))
+            left = self._add(q.DELETE_ENTRY_RANGE, (*key, *seqs))
+            if left is None and self.log is not None:
+                self.log[ENTRY_STREAM].append(entries_tombstone(action.op))
+            return left
         return None
 
     def _add(self, sql: str, params: tuple[SqlValue, ...]) -> int | None:
@@ -154,6 +185,8 @@ class _Planner:
             version = action.op["version"]
             self.batch.add(q.TOMBSTONE_ENTRIES, (*key, *key, version))
             self.batch.add(q.TOMBSTONE_SESSION, (*key, version))
+            if self.log is not None:
+                self.log[SESSION_STREAM].append(session_tombstone(action.op))
         self.upserted.discard(key)
         return None
 
@@ -165,11 +198,16 @@ class _Planner:
             return False
         rows = self.sql.execute(q.SELECT_SESSION_ROW, key)
         if rows:
-            self.batch.add(q.UPSERT_SESSION, _row_values(rows[0], SESSION_COLUMNS))
+            values = _row_values(rows[0], SESSION_COLUMNS)
+            self.batch.add(q.UPSERT_SESSION, values)
+            if self.log is not None:
+                self.log[SESSION_STREAM].append(session_record(values))
         self.upserted.add(key)
         return True
 
-    def _ship_entries(self, key: tuple[str, str], start: int, end: int) -> int | None:
+    def _ship_entries(
+        self, key: tuple[str, str], start: int, end: int, versions: AppendVersions
+    ) -> int | None:
         """Ship entries start..end as far as they fit; the first seq left over, if any."""
         while start <= end:
             capacity = (STATEMENTS_PER_BATCH - len(self.batch.statements)) * q.ENTRY_ROWS_PER_UPSERT
@@ -178,13 +216,13 @@ class _Planner:
             rows = self.sql.execute(q.SELECT_ENTRY_ROWS, (*key, start, end, capacity))
             if not rows:
                 return None
-            shipped = self._pack(rows)
+            shipped = self._pack(rows, versions)
             if shipped < len(rows):
                 return rows[shipped]["seq"]
             start = rows[-1]["seq"] + 1
         return None
 
-    def _pack(self, rows: list[Row]) -> int:
+    def _pack(self, rows: list[Row], versions: AppendVersions) -> int:
         """Group rows into multi-row upserts within the parameter and byte limits."""
         shipped = 0
         chunk: list[tuple[SqlValue, ...]] = []
@@ -206,14 +244,17 @@ class _Planner:
                 break
             chunk.append(values)
             chunk_size += size
+            if self.log is not None:
+                self.log[ENTRY_STREAM].append(entry_record(values, versions.of(row["seq"])))
             shipped += 1
         flush()
         return shipped
 
 
-def plan_batch(sql: SqlPort) -> Batch | None:
-    """The next batch to send, or None when the outbox is empty."""
-    return _Planner(sql).plan()
+def plan_batch(sql: SqlPort, log: bool = False) -> Batch | None:
+    """The next batch to send, or None when the outbox is empty. `log`: with its change-log
+    records too."""
+    return _Planner(sql, log).plan()
 
 
 def acknowledge(sql: SqlPort, batch: Batch) -> None:

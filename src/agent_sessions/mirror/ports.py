@@ -1,4 +1,4 @@
-"""The mirror's port: an asynchronous D1-like target.
+"""The mirror's ports: an asynchronous D1-like target, and the optional change log.
 
 `apply` is all-or-nothing, like `env.DB.batch([...])` (one implicit transaction). It may fail
 before the target committed, or after (the acknowledgement was lost): the drain cannot tell,
@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from typing import Protocol
 
 from ..engine.ports import Row, SqlValue
+from .changes import ChangeRecord
 
 Statement = tuple[str, tuple[SqlValue, ...]]
 
@@ -22,4 +23,17 @@ class MirrorPort(Protocol):
 
     async def query(self, sql: str, params: Sequence[SqlValue] = ()) -> list[Row]:
         """Read rows (parity checks)."""
+        ...
+
+
+class ChangeLogPort(Protocol):
+    """An append-only sink of change records (mirror/changes.py), one stream per schema.
+
+    Like `MirrorPort.apply`, `send` may fail before the sink took the records or after (the
+    acknowledgement was lost); the drain then sends them again, with the same idempotency
+    keys, so a sink may hold a record more than once but never miss one it acknowledged.
+    """
+
+    async def send(self, stream: str, records: Sequence[ChangeRecord]) -> None:
+        """Append the records to `stream`, in order."""
         ...

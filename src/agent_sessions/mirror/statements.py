@@ -10,6 +10,7 @@ from __future__ import annotations
 from functools import cache
 
 from ..engine.ddl import ENTRY_COLUMNS, SESSION_COLUMNS
+from ..engine.rules import STATUSES
 from ..engine.statements import OF_SESSION, SESSION_KEY
 from .limits import MAX_PARAMS
 
@@ -104,3 +105,22 @@ PARITY_ENTRIES = (
     f"SELECT {', '.join(ENTRY_COLUMNS)} FROM session_entries "
     f"WHERE {OF_SESSION} AND seq > ? ORDER BY seq LIMIT ?"
 )
+
+# D1's retention (mirror/retention.py): sessions no longer active and not updated since a
+# cutoff, found through sessions_by_age (one index range per status, whatever the number of
+# old active sessions), removed a bounded chunk of entries at a time; the session row goes
+# with the last chunk. Every statement re-checks that the session is still due, so a session
+# that came back to life between two chunks (a new upsert) is left alone from then on.
+RETIRED_STATUSES = tuple(s for s in STATUSES if s != "active")
+_RETIRED = f"status IN ({', '.join(repr(s) for s in RETIRED_STATUSES)}) AND updated_at < ?"
+RETENTION_DUE = f"SELECT tenant_id, id FROM sessions WHERE {_RETIRED} LIMIT ?"
+RETENTION_ENTRIES = (
+    "DELETE FROM session_entries WHERE rowid IN (SELECT rowid FROM session_entries "
+    f"WHERE {OF_SESSION} LIMIT ?) AND EXISTS (SELECT 1 FROM sessions WHERE {SESSION_KEY} "
+    f"AND {_RETIRED})"
+)
+RETENTION_SESSION = (
+    f"DELETE FROM sessions WHERE {SESSION_KEY} AND {_RETIRED} "
+    f"AND NOT EXISTS (SELECT 1 FROM session_entries WHERE {OF_SESSION})"
+)
+RETENTION_STILL_DUE = f"SELECT ({_RETIRED}) AS due FROM sessions WHERE {SESSION_KEY}"

@@ -38,6 +38,8 @@ from ..engine.operations import OPERATIONS, Operation
 from ..engine.values import new_id
 from ..http import warm
 from ..http.app import create_app
+from ..mirror.retention import SETTING as RETENTION
+from ..mirror.retention import retention_ms, sweep
 from ..mirror.shards import Shards
 from ..mirror.timing import SETTING as DRAIN_DELAY
 from ..mirror.timing import DrainTiming
@@ -60,11 +62,12 @@ def tokens_of(spec: str | None) -> TokenTable:
 
 def mirror_of(env: Any) -> Shards:
     """The mirror's databases. Settings that cannot be used (a shard map that does not parse,
-    a bad drain delay) refuse every request (503, saying which): a deployment that cannot
-    place tenants takes no writes its mirror could not deliver. A database the map names
+    a bad drain delay or retention) refuse every request (503, saying which): a deployment
+    that cannot place tenants takes no writes its mirror could not deliver. A database the map names
     but the Worker lacks is refused where it is used (adapters/d1_shards.py)."""
     try:
         DrainTiming.from_setting(getattr(env, DRAIN_DELAY, None))
+        retention_ms(getattr(env, RETENTION, None))
     except ValueError as exc:
         raise Misconfigured(str(exc)) from None
     return d1_shards(env, D1Mirror)
@@ -83,11 +86,26 @@ HTTP_APP = create_app(lambda request: services_of(request.scope["env"]))
 WARM_UP_TOKEN = "warm-up-token-of-no-tenant-0123456789"
 
 
+class _StandInObjects:
+    """The warm-up's Durable Object namespace: each call answers at once with an empty
+    result, so that a turn's requests run their whole path through the gateway (validation,
+    the route, the answer sent as the object wrote it) and reach no binding."""
+
+    def getByName(self, name: str) -> _StandInObjects:
+        return self
+
+    def __getattr__(self, operation: str) -> Callable[..., Awaitable[str]]:
+        async def answer(*_: Any) -> str:
+            return envelope({})
+
+        return answer
+
+
 WARM_UP_ENV = SimpleNamespace(
-    **{TOKENS_VARIABLE: f"{WARM_UP_TOKEN}=warm-up", "SESSIONS": None, "DB": None}
+    **{TOKENS_VARIABLE: f"{WARM_UP_TOKEN}=warm-up", "SESSIONS": _StandInObjects(), "DB": None}
 )
-"""The env of the warm-up requests (http/warm.py): a token of their own, in no real env, and
-no binding (none of them reaches one)."""
+"""The env of the warm-up requests (http/warm.py): a token of their own, in no real env, a
+stand-in for the sessions, and no binding."""
 
 
 warm.warm(HTTP_APP, warm.requests(WARM_UP_TOKEN), env=WARM_UP_ENV)
@@ -105,6 +123,16 @@ def _options(value: Any, what: str) -> dict[str, Any]:
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Any:
         return await http_bridge.fetch(HTTP_APP, request, self.env, self.ctx)
+
+    async def scheduled(self, controller: Any, *_: Any) -> None:
+        """The cron (wrangler.toml `[triggers]`): D1's retention sweep over every database
+        the mirror writes, when MIRROR_RETENTION_DAYS is set (mirror/retention.py)."""
+        keep_ms = retention_ms(getattr(self.env, RETENTION, None))
+        if keep_ms is None:
+            return
+        cutoff = int(controller.scheduledTime) - keep_ms
+        for port in mirror_of(self.env).ports.values():
+            await sweep(port, cutoff)
 
     async def _rpc(self, call: Callable[[Services], Awaitable[Any]]) -> Any:
         """A result the gateway made, or an engine error, as the envelope."""

@@ -7,7 +7,8 @@ After a write it sets the alarm before answering (so the retry is as durable as 
 and drains at once in the background (`waitUntil`). The alarm applies the lifecycle policy
 (SESSION_TTL_SECONDS, IDLE_TIMEOUT_SECONDS), archives idle sessions to R2 when an ARCHIVE
 bucket is bound (ARCHIVE_AFTER_SECONDS, ARCHIVE_PREFIX) and drains, then sets itself for the
-earliest time any of them is due again.
+earliest time any of them is due again. With SESSION_CHANGES or ENTRY_CHANGES bound (Cloudflare
+Pipelines), the drain also sends every batch to the change log (mirror/changes.py).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from workers import DurableObject, python_to_rpc
 from ..adapters.d1 import D1Mirror
 from ..adapters.d1_shards import d1_shards
 from ..adapters.durable_object import DurableObjectSql
+from ..adapters.pipelines import pipelines_change_log
 from ..adapters.r2 import R2Archive
 from ..adapters.rpc import envelope, to_python, wait_until
 from ..engine import SessionError, SessionKey
@@ -50,6 +52,7 @@ class SessionObject(DurableObject):
             lifecycle,
             None if bucket is None else R2Archive(bucket),
             str(getattr(env, "ARCHIVE_PREFIX", None) or DEFAULT_ARCHIVE_PREFIX),
+            changes=pipelines_change_log(env),
         )
         self._alarm_at: int | None = None
         """The alarm this instance knows it set; None: unknown, ask the storage."""

@@ -6,8 +6,25 @@
 //                                  .prepare(sql).bind(...).all() (binding: a shard's)
 //   GET  /r2/<key>                 → the object's bytes (404 if absent)
 //   ANY  /fetch/<binding>/<path>   → env[binding].fetch(<path>) with the same method and body
+//   POST /scheduled/<binding>      body: {scheduledTime, cron} → env[binding].scheduled(...)
+//                                  (that Worker's cron handler, given a cron event's fields)
+//   GET  /changes                  → every `send(records)` the ChangeSink entrypoint received
 // Answers are {"value": ...} or, when the call threw, {"thrown": "<message>"}, so a test sees
 // what a calling Worker would see.
+
+import { WorkerEntrypoint } from "cloudflare:workers";
+
+const received = [];
+
+// A change-log stream for the tests: what miniflare's own local Pipelines binding is (a
+// service bound to an entrypoint with `send(records)`, which there drops the records), but
+// keeping them, so a test sees what the Worker sent. Bound as ENTRY_CHANGES in the changes
+// stack (tests/workerd/conftest.py).
+export class ChangeSink extends WorkerEntrypoint {
+  async send(records) {
+    received.push(records);
+  }
+}
 
 async function settle(call) {
   try {
@@ -39,6 +56,13 @@ export default {
     if (kind === "r2") {
       const found = await env.ARCHIVE.get(rest.map(decodeURIComponent).join("/"));
       return found === null ? new Response(null, { status: 404 }) : new Response(found.body);
+    }
+    if (kind === "scheduled") {
+      const options = await request.json();
+      return settle(() => env[rest[0]].scheduled(options));
+    }
+    if (kind === "changes") {
+      return Response.json({ value: received });
     }
     if (kind === "fetch") {
       const [binding, ...path] = rest;
