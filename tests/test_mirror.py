@@ -520,6 +520,9 @@ def test_a_drain_delay_turns_a_burst_into_one_batch(tmp_path: Path, delay_ms: in
         await store.run_due_alarms()
         await store.settle()
         assert (await store.transport(key, "verify_mirror", ()))["equal"]
+        status = await store.transport(key, "mirror_status", ())
+        sent = (len(recorder.batches), sum(map(len, recorder.batches)))
+        assert (status["batches"], status["statements"]) == sent, "the drain counts what it sent"
 
     run(scenario())
     store.close()

@@ -67,16 +67,19 @@ class MirrorDrain:
                 if batch is None:
                     return None
                 try:
-                    for port in self._router.writers(batch.tenant):
+                    writers = self._router.writers(batch.tenant)
+                    for port in writers:
                         await port.apply(batch.statements)
                 except Exception as exc:
                     self._record_failure(exc)
                     break
                 now = self._clock()
+                calls = len(writers)  # what D1 received: the batch once per database
 
-                def forget(done: Any = batch, at: int = now) -> None:
+                def forget(done: Any = batch, at: int = now, calls: int = calls) -> None:
                     acknowledge(self._sql, done)
-                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered))
+                    sent = (calls, calls * len(done.statements))
+                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered, *sent))
 
                 try:
                     self._sql.transaction(forget)
@@ -113,6 +116,7 @@ class MirrorDrain:
         state = dict(rows[0]) if rows else {
             "attempts": 0, "last_error": None, "last_attempt_at": None,
             "last_success_at": None, "next_attempt_at": None, "delivered": 0,
+            "batches": 0, "statements": 0,
         }  # fmt: skip
         state |= self._unrecorded or {}
         pending = stats["pending"]
