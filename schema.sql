@@ -137,8 +137,7 @@ CREATE TABLE IF NOT EXISTS session_blobs (
   at          INTEGER NOT NULL
 ) STRICT;
 
--- The drain's health: consecutive failures, the last error, and when to try again; and what
--- it has sent, all time: outbox rows delivered, D1 batches and the statements in them.
+-- The drain's health: consecutive failures, the last error, and when to try again.
 -- One row (id = 1); pending count and age come from mirror_outbox itself.
 CREATE TABLE IF NOT EXISTS mirror_state (
   id               INTEGER PRIMARY KEY CHECK (id = 1),
@@ -147,9 +146,16 @@ CREATE TABLE IF NOT EXISTS mirror_state (
   last_attempt_at  INTEGER,
   last_success_at  INTEGER,
   next_attempt_at  INTEGER,
-  delivered        INTEGER NOT NULL DEFAULT 0,
-  batches          INTEGER NOT NULL DEFAULT 0,
-  statements       INTEGER NOT NULL DEFAULT 0
+  delivered        INTEGER NOT NULL DEFAULT 0
+) STRICT;
+
+-- What the drain has sent D1, all time: D1 batches (one per database a batch went to) and
+-- the statements in them. One row (id = 1), written with mirror_state's on each success; the
+-- mirror status shows both, so D1's cost of a workload is read from the drain itself.
+CREATE TABLE IF NOT EXISTS mirror_sent (
+  id          INTEGER PRIMARY KEY CHECK (id = 1),
+  batches     INTEGER NOT NULL DEFAULT 0,
+  statements  INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 -- @section d1

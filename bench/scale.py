@@ -280,7 +280,7 @@ def model_markdown(delay: str, m: dict[str, Any]) -> list[str]:
         f"Worker's shards carry {w['active_sessions_by_rate']:,.0f} active sessions by rate "
         f"and hold {w['bytes'] / 10**12:,.0f} TB; an account has {ACCOUNT_DATABASES:,} "
         f"databases by default; a Durable Object serves about {DO_REQUESTS_PER_SECOND:,} "
-        f"requests/s, and a session is one object ({1 / TURN_EVERY_S:.1f} turns/s each here); "
+        f"requests/s, and a session is one object (a turn every {TURN_EVERY_S} s is far below); "
         f"a Worker invocation makes at most {QUERIES_PER_INVOCATION:,} D1 queries, and a drain "
         f"stops at {STATEMENTS_PER_DRAIN:,} statements.",
     ]

@@ -41,6 +41,7 @@ from agent_sessions.mirror.timing import SETTING as DELAY_SETTING
 
 from ..workload import Conversation
 from .loopback import Loopback
+from .main import stop_on_sigterm
 from .processes import ROOT, START_TIMEOUT_S, WRANGLER, Wrangler, migrated_d1, wrangler_env
 from .procfs import load_average
 from .progress import progress
@@ -150,6 +151,8 @@ class Run:
         self.appends: list[float] = []
         self.newest: tuple[str, str, float] | None = None
         """(tenant, word, acknowledged at) of the newest turn: what the prober looks for."""
+        self.words: list[tuple[str, str]] = []
+        """(tenant, word) of every turn written: what the idle searches look for."""
         self.lock = threading.Lock()
         self.writing = threading.Event()
 
@@ -207,6 +210,7 @@ class Run:
                 with self.lock:
                     self.turns += 1
                     self.newest = (tenant, word, acked)
+                    self.words.append((tenant, word))
                 n += 1
         finally:
             for c in clients.values():
@@ -240,12 +244,18 @@ class Run:
                 c.close()
 
     def idle_searches(self) -> list[float]:
+        """Searches for turns spread over the run, each found (the same one-hit query the
+        prober makes while writes run)."""
         clients = {t: self.client(t) for t, _ in self.sessions}
-        tenant = self.sessions[0][0]
+        step = max(1, len(self.words) // self.plan.idle_searches)
+        took = []
         try:
-            return [
-                self.search(clients, tenant, "answer")[1] for _ in range(self.plan.idle_searches)
-            ]
+            for tenant, word in self.words[::step][: self.plan.idle_searches]:
+                found, ms = self.search(clients, tenant, word)
+                if not found:
+                    raise AssertionError(f"turn {word} of {tenant} is not in D1 after the run")
+                took.append(ms)
+            return took
         finally:
             for c in clients.values():
                 c.close()
@@ -323,6 +333,7 @@ def run_config(scratch: Path, plan: ScalePlan, shards: int, delay_ms: int) -> di
 def measure(scratch: Path, smoke: bool) -> dict[str, Any]:
     """Every configuration of CONFIGS, one `wrangler dev` after the other."""
     plan = SMOKE if smoke else FULL
+    stop_on_sigterm()
     runs = []
     for shards, delay_ms in CONFIGS:
         folder = scratch / f"scale-{shards}-{delay_ms}"

@@ -78,8 +78,8 @@ class MirrorDrain:
 
                 def forget(done: Any = batch, at: int = now, calls: int = calls) -> None:
                     acknowledge(self._sql, done)
-                    sent = (calls, calls * len(done.statements))
-                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered, *sent))
+                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered))
+                    self._sql.execute(q.RECORD_SENT, (calls, calls * len(done.statements)))
 
                 try:
                     self._sql.transaction(forget)

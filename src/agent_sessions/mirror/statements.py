@@ -35,7 +35,8 @@ SELECT_ENTRY_ROWS = (
 
 SELECT_STATE = (
     "SELECT attempts, last_error, last_attempt_at, last_success_at, next_attempt_at, delivered, "
-    "batches, statements FROM mirror_state WHERE id = 1"
+    "coalesce(sent.batches, 0) AS batches, coalesce(sent.statements, 0) AS statements "
+    "FROM mirror_state LEFT JOIN mirror_sent AS sent ON sent.id = 1 WHERE mirror_state.id = 1"
 )
 RECORD_FAILURE = (
     "INSERT INTO mirror_state (id, attempts, last_error, last_attempt_at, next_attempt_at) "
@@ -44,11 +45,14 @@ RECORD_FAILURE = (
     "next_attempt_at = ?"
 )
 RECORD_SUCCESS = (
-    "INSERT INTO mirror_state (id, attempts, last_attempt_at, last_success_at, delivered, "
-    "batches, statements) VALUES (1, 0, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
-    "attempts = 0, last_error = NULL, last_attempt_at = excluded.last_attempt_at, "
-    "last_success_at = excluded.last_success_at, next_attempt_at = NULL, "
-    "delivered = delivered + excluded.delivered, batches = batches + excluded.batches, "
+    "INSERT INTO mirror_state (id, attempts, last_attempt_at, last_success_at, delivered) "
+    "VALUES (1, 0, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET attempts = 0, last_error = NULL, "
+    "last_attempt_at = excluded.last_attempt_at, last_success_at = excluded.last_success_at, "
+    "next_attempt_at = NULL, delivered = delivered + excluded.delivered"
+)
+RECORD_SENT = (
+    "INSERT INTO mirror_sent (id, batches, statements) VALUES (1, ?, ?) ON CONFLICT (id) "
+    "DO UPDATE SET batches = batches + excluded.batches, "
     "statements = statements + excluded.statements"
 )
 
