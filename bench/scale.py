@@ -149,6 +149,7 @@ def model(statements_per_turn: float, bytes_per_turn: float) -> dict[str, Any]:
             }
         )
     most = BINDINGS_PER_WORKER
+    busiest = rows[-1]
     return {
         "statements_per_turn": statements_per_turn,
         "bytes_per_turn": bytes_per_turn,
@@ -159,6 +160,7 @@ def model(statements_per_turn: float, bytes_per_turn: float) -> dict[str, Any]:
             "shards": most,
             "active_sessions_by_rate": most * per_shard_turns * TURN_EVERY_S,
             "bytes": most * D1_BYTES,
+            "history_days_at_most_sessions": most * D1_BYTES / busiest["d1_bytes_per_day"],
         },
     }
 
@@ -253,7 +255,6 @@ def _duration(days: float) -> str:
 
 
 def model_markdown(delay: str, m: dict[str, Any]) -> list[str]:
-    w = m["one_worker"]
     lines = [
         "",
         f"The model at drain delay {delay} ms ({m['statements_per_turn']:.2f} D1 statements "
@@ -261,7 +262,7 @@ def model_markdown(delay: str, m: dict[str, Any]) -> list[str]:
         f"{D1_QUERIES_PER_SECOND:,} queries/s and {D1_BYTES / 10**9:.0f} GB a database): one "
         f"shard carries {m['shard_turns_per_second']:,.0f} turns/s and stores "
         f"{m['shard_entries']:,.0f} entries. Active sessions write a turn every "
-        f"{TURN_EVERY_S} s.",
+        f"{TURN_EVERY_S} s; the shards are evenly loaded (the hash's spread is above).",
         "",
         "| active sessions | turns/s | shards by D1's rate | D1 storage a day "
         "| history those shards hold | shards per retained day |",
@@ -274,17 +275,30 @@ def model_markdown(delay: str, m: dict[str, Any]) -> list[str]:
             f"| {_duration(r['history_days_in_rate_shards'])} "
             f"| {r['shards_per_retained_day']:,} |"
         )
-    lines += [
-        "",
-        f"Next limits: one Worker binds at most {BINDINGS_PER_WORKER:,} D1 databases, so one "
-        f"Worker's shards carry {w['active_sessions_by_rate']:,.0f} active sessions by rate "
-        f"and hold {w['bytes'] / 10**12:,.0f} TB; an account has {ACCOUNT_DATABASES:,} "
-        f"databases by default; a Durable Object serves about {DO_REQUESTS_PER_SECOND:,} "
-        f"requests/s, and a session is one object (a turn every {TURN_EVERY_S} s is far below); "
-        f"a Worker invocation makes at most {QUERIES_PER_INVOCATION:,} D1 queries, and a drain "
-        f"stops at {STATEMENTS_PER_DRAIN:,} statements.",
-    ]
     return lines
+
+
+def limits_markdown(models: dict[str, dict[str, Any]]) -> list[str]:
+    """The next limits, with what one Worker's most shards carry at each measured delay."""
+    carried = " or ".join(
+        f"{m['one_worker']['active_sessions_by_rate']:,.0f} (delay {delay} ms)"
+        for delay, m in models.items()
+    )
+    first = next(iter(models.values()))
+    held = _duration(first["one_worker"]["history_days_at_most_sessions"])
+    return [
+        "",
+        f"Next limits: one Worker binds at most {BINDINGS_PER_WORKER:,} D1 databases: by "
+        f"rate those carry {carried} active sessions, but they hold "
+        f"{first['one_worker']['bytes'] / 10**12:,.0f} TB, {held} of history at "
+        f"{ACTIVE_SESSIONS[-1]:,} active sessions, so storage, not rate, is the limit: D1 "
+        "can keep a window (retention) while each session's Durable Object keeps all of it. "
+        f"An account has {ACCOUNT_DATABASES:,} databases by default. A Durable "
+        f"Object serves about {DO_REQUESTS_PER_SECOND:,} requests/s and a session is one "
+        f"object, far above a turn every {TURN_EVERY_S} s. A Worker invocation makes at most "
+        f"{QUERIES_PER_INVOCATION:,} D1 queries; a drain stops at {STATEMENTS_PER_DRAIN:,} "
+        "statements.",
+    ]
 
 
 def markdown(figures: dict[str, Any]) -> str:
@@ -293,6 +307,7 @@ def markdown(figures: dict[str, Any]) -> str:
         lines += workerd_markdown(figures["workerd"])
         for delay, m in figures["model"].items():
             lines += model_markdown(delay, m)
+        lines += limits_markdown(figures["model"])
     return "\n".join(lines)
 
 
