@@ -1,11 +1,14 @@
-"""How far the mirror scales with D1 shards: `python -m bench scale`.
+"""How far the mirror scales with D1 shards: `python -m bench scale [--smoke] [--in-process]
+[--out DIR]`, writing scale.json and scale.md (bench/results/; smoke: bench/results/tmp/).
 
-Measured here, with the mirror's own code on local SQLite files standing in for D1: how
-evenly the shard map spreads tenants (rendezvous hashing, mirror/shards.py), and what a
-mirrored turn costs each database (D1 statements, and bytes of D1 storage, indexes and the
-full-text index included) when many sessions of many tenants write at once. The capacity
-table multiplies those by D1's published per-database limits (D1_QUERIES_PER_SECOND,
-D1_BYTES): ceilings to plan with, not a load test of D1 itself.
+In process, with the mirror's own code on local SQLite standing in for D1: how evenly the
+shard map spreads tenants (rendezvous hashing, mirror/shards.py), and what a mirrored append
+costs each database (D1 statements, and bytes of D1 storage, indexes and the full-text index
+included) when many sessions of many tenants write at once. Then, unless `--in-process`,
+the run in real workerd (bench/runtime/scale.py): the Worker with one and two local D1
+shards under concurrent clients. The model multiplies the measured cost of a turn by D1's
+published per-database limits (D1_QUERIES_PER_SECOND, D1_BYTES) and the platform's next
+ones: ceilings to plan with, not a load test of D1 itself.
 """
 
 from __future__ import annotations
