@@ -1,6 +1,6 @@
 """The gateway's HTTP API in real workerd, as a client on the internet calls it: FastAPI
-through the SDK's ASGI bridge, each session's Durable Object over RPC, listing and search
-from the local D1 that the objects mirror into."""
+through our ASGI bridge (worker/http_bridge.py), each session's Durable Object over RPC,
+listing and search from the local D1 that the objects mirror into."""
 
 from __future__ import annotations
 
@@ -134,3 +134,22 @@ def test_console_page_is_served(stack: Stack) -> None:
     assert b"/v1/sessions" in page
     status, spec = stack.http("GET", "/openapi.json", token=None)
     assert (status, spec["openapi"][:3]) == (200, "3.1")
+
+
+def test_a_streamed_answer_arrives_whole_and_in_order(stack: Stack) -> None:
+    """An export is streamed (one chunk per line) through the bridge's TransformStream while
+    the app keeps writing: every line arrives, in order, and the connection serves on."""
+    stack.http("POST", "/v1/sessions", {"id": "streamed"})
+    turns = [
+        {"type": "message", "role": "user", "content": f"line {i} " + "z" * 900} for i in range(300)
+    ]
+    for start in range(0, len(turns), 100):
+        status, _ = stack.http(
+            "POST", "/v1/sessions/streamed/entries", {"entries": turns[start : start + 100]}
+        )
+        assert status == 201
+    status, lines = stack.http("GET", "/v1/sessions/streamed/export")
+    assert status == 200
+    assert [e["seq"] for e in lines[1:]] == list(range(1, 301))
+    assert [e["content"] for e in lines[1:]] == [t["content"] for t in turns]
+    assert stack.http("GET", "/v1/sessions/streamed")[1]["entry_count"] == 300

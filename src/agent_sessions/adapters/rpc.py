@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Coroutine
+from collections.abc import Awaitable
 from typing import Any
 
 from js import JSON
@@ -69,7 +69,7 @@ def forward(text: str) -> Any:
     return JSON.parse(text)
 
 
-def wait_until(ctx: Any, work: Coroutine[Any, Any, None]) -> None:
+def wait_until(ctx: Any, work: Awaitable[None]) -> None:
     """`ctx.waitUntil(work)` for a context the SDK does not wrap (a Durable Object's).
 
     A Python future passed to JavaScript directly is a borrowed proxy, destroyed when the

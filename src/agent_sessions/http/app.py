@@ -1,4 +1,4 @@
-"""The HTTP API: one FastAPI app for the Worker (through the SDK's ASGI bridge) and the local
+"""The HTTP API: one FastAPI app for the Worker (through worker/http_bridge.py) and the local
 server (uvicorn). Where sessions live is decided by the `resolve` function it is built with.
 """
 

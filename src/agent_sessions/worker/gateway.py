@@ -1,5 +1,5 @@
-"""The gateway Worker (`Default`): HTTP through the SDK's ASGI bridge, and RPC methods for
-other Workers bound to it with a service binding. Both route to the session's DO.
+"""The gateway Worker (`Default`): HTTP through our ASGI bridge (http_bridge.py), and RPC
+methods for other Workers bound to it with a service binding. Both route to the session's DO.
 
 Everything, FastAPI and the app included, is imported and built at module level: the
 deploy-time memory snapshot captures the top level, so a cold isolate restores it instead of
@@ -21,7 +21,7 @@ from functools import cache
 from types import SimpleNamespace
 from typing import Any
 
-from workers import WorkerEntrypoint, asgi
+from workers import WorkerEntrypoint
 
 from ..adapters.d1 import D1Mirror
 from ..adapters.d1_shards import d1_shards
@@ -49,6 +49,7 @@ from ..service.search import search_entries
 from ..service.services import Services
 from ..service.sessions import Sessions
 from ..service.transfer import export_session, parse_import
+from . import http_bridge
 
 
 @cache
@@ -103,7 +104,7 @@ def _options(value: Any, what: str) -> dict[str, Any]:
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Any:
-        return await asgi.fetch(HTTP_APP, request, self.env, self.ctx)
+        return await http_bridge.fetch(HTTP_APP, request, self.env, self.ctx)
 
     async def _rpc(self, call: Callable[[Services], Awaitable[Any]]) -> Any:
         """A result the gateway made, or an engine error, as the envelope."""
