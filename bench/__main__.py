@@ -3,9 +3,10 @@
 Under CPython, two suites: `storage`, what a turn costs as a session grows, for agent-sessions
 and its peers; and `load`, the local server under concurrent clients (bench/load.py).
 `python -m bench runtime` measures the Worker in real workerd beside JavaScript peers
-(bench/runtime/), and `python -m bench scale` what the mirror's D1 shards carry
-(bench/scale.py). Exits 1 if a target is missed; `--smoke` runs tiny sizes to prove the bench
-works and checks no targets (they are about sizes it does not reach).
+(bench/runtime/), and `python -m bench scale` what the mirror's D1 shards carry, in
+process and in real workerd, and the capacity model (bench/scale.py). Exits 1 if a target
+is missed; `--smoke` runs tiny sizes to prove the bench works and checks no targets (they
+are about sizes it does not reach).
 """
 
 from __future__ import annotations

@@ -69,25 +69,32 @@ def test_load_smoke_run_serves_every_phase_without_error(tmp_path: Path) -> None
 RUNTIME_SYSTEMS = {"http", "rpc", "floor", "pyfloor", "peer", "cpython", "sdk"}
 
 
+def run_in_workerd(arguments: list[str], timeout: float) -> str:
+    """`python -m bench ...` of a bench that starts wrangler processes; its output. Past the
+    timeout it gets SIGTERM, on which the bench stops its processes."""
+    for needed in ("node_modules/.bin/wrangler", "python_modules/workers"):
+        if not (ROOT / needed).exists():
+            pytest.fail(f"{needed} is missing: scripts/test installs it")
+    command = [sys.executable, "-m", "bench", *arguments]
+    with subprocess.Popen(
+        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    ) as run:
+        try:
+            output, _ = run.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            run.terminate()
+            output, _ = run.communicate(timeout=60)
+    assert run.returncode == 0, output[-5000:]
+    return output
+
+
 @pytest.mark.workerd
 def test_runtime_smoke_run_measures_every_system(tmp_path: Path) -> None:
     """The runtime bench end to end at tiny sizes, in real workerd: every system answers
     every operation it supports with the same entries, and a fresh isolate is timed. The
     targets are not checked (they are about sizes the smoke run does not reach)."""
-    for needed in ("node_modules/.bin/wrangler", "python_modules/workers"):
-        if not (ROOT / needed).exists():
-            pytest.fail(f"{needed} is missing: scripts/test installs it")
     out = tmp_path / "results"
-    command = [sys.executable, "-m", "bench", "runtime", "--smoke", "--out", str(out)]
-    with subprocess.Popen(
-        command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-    ) as run:
-        try:
-            output, _ = run.communicate(timeout=600)
-        except subprocess.TimeoutExpired:
-            run.terminate()  # SIGTERM: the bench stops its wrangler processes
-            output, _ = run.communicate(timeout=60)
-    assert run.returncode == 0, output[-5000:]
+    output = run_in_workerd(["runtime", "--smoke", "--out", str(out)], timeout=600)
     results = json.loads((out / "runtime.json").read_text())
     measured = {key for cell in results["cells"] for key in cell["systems"]}
     assert measured == RUNTIME_SYSTEMS
@@ -148,16 +155,39 @@ def test_runtime_targets_are_ratios_of_medians_of_one_run() -> None:
 
 
 def test_the_scale_bench_runs_and_measures_the_shards(tmp_path: Path) -> None:
-    out = tmp_path / "scale.json"
-    command = [sys.executable, "-m", "bench", "scale", "--smoke", "--out", str(out)]
+    command = [sys.executable, "-m", "bench", "scale", "--smoke", "--in-process"]
+    command += ["--out", str(tmp_path)]
     run = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
     )
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    figures = json.loads(out.read_text())
+    figures = json.loads((tmp_path / "scale.json").read_text())
+    assert "workerd" not in figures, "--in-process starts no workerd"
     assert figures["mirrored"]["statements_per_turn"] == 2.0, "a session upsert, an entry upsert"
     assert 1.0 <= figures["mirrored"]["busiest_share"] < 4, "every database took some"
     assert all(1.0 <= b < 1.2 for b in figures["balance"].values()), "10,000 tenants spread"
     at_once = [row["appends_per_second"] for row in figures["capacity_at_once"]]
     assert at_once == sorted(at_once), "more databases carry more"
     assert "| 16 |" in run.stdout
+
+
+@pytest.mark.workerd
+def test_the_scale_smoke_run_in_workerd_measures_every_configuration(tmp_path: Path) -> None:
+    """The scale run end to end at tiny sizes in real workerd: each configuration wrote turns
+    that D1 then held (the run checks every acknowledged entry is there), the drain counted
+    what it sent, search found turns while writes ran, and the model's table is printed."""
+    output = run_in_workerd(["scale", "--smoke", "--out", str(tmp_path)], timeout=900)
+    figures = json.loads((tmp_path / "scale.json").read_text())
+    runs = figures["workerd"]["runs"]
+    assert [(r["shards"], r["delay_ms"]) for r in runs] == [(1, 0), (2, 0), (2, 250)]
+    for r in runs:
+        assert r["turns"] > 0
+        assert r["d1_entries"] == 2 * r["turns"]
+        assert r["statements_per_turn"] >= 2, "each append ships at least its entry"
+        assert r["batches_per_turn"] > 0
+        assert r["d1_bytes_per_turn"] > 1_000
+        assert r["drain_lag"]["count"] > 0
+        assert r["search_idle"]["count"] == min(5, r["turns"])
+    assert set(figures["model"]) == {"0", "250"}
+    assert "| 1,000,000 |" in output
+    assert "Next limits" in output

@@ -28,7 +28,7 @@ from agent_sessions.local.store import LocalStore
 from agent_sessions.mirror.drain import backoff_ms
 from agent_sessions.mirror.limits import MAX_PARAMS, OUTBOX_PAGE, STATEMENTS_PER_DRAIN
 from agent_sessions.mirror.ports import MirrorPort, Statement
-from agent_sessions.mirror.shards import MirrorRouter, Unroutable
+from agent_sessions.mirror.shards import MirrorRouter, ShardMap, Shards, Unroutable
 from agent_sessions.mirror.timing import DrainTiming
 
 from .conftest import Clock
@@ -526,6 +526,9 @@ def test_a_drain_delay_turns_a_burst_into_one_batch(tmp_path: Path, delay_ms: in
         await store.run_due_alarms()
         await store.settle()
         assert (await store.transport(key, "verify_mirror", ()))["equal"]
+        status = await store.transport(key, "mirror_status", ())
+        sent = (len(recorder.batches), sum(map(len, recorder.batches)))
+        assert (status["batches"], status["statements"]) == sent, "the drain counts what it sent"
 
     run(scenario())
     store.close()
@@ -556,3 +559,20 @@ def test_settings_that_place_no_tenant_keep_the_work_and_say_why(clock: Clock) -
     fixed = SessionHost(SqliteSql(fleet.raw[key], DURABLE_OBJECT), fleet.mirror, nothing, clock)
     assert run(fixed.drain())["pending"] == 0
     assert run(fixed.call("verify_mirror", key, ()))["equal"]
+
+
+def test_a_batch_sent_to_both_databases_of_a_moving_tenant_counts_twice(clock: Clock) -> None:
+    """The mirror status's `batches` and `statements` count what D1 received: while a tenant
+    moves, each batch goes to both of its databases."""
+    old, new = Recorder(SqliteMirror(":memory:")), Recorder(SqliteMirror(":memory:"))
+    shards = ShardMap.from_settings('["DB", "DB_1"]', '{"t": {"from": "DB", "to": "DB_1"}}')
+    router = Shards(shards, {"DB": old, "DB_1": new})
+    host = SessionHost(SqliteSql(connect(":memory:"), DURABLE_OBJECT), router, nothing, clock)
+    key = SessionKey("t", "moving")
+    run(host.call("create_session", key, ({},)))
+    run(host.call("append", key, ([entry(1), entry(2)], None)))
+    status = run(host.drain())
+    assert old.batches == new.batches, "each database got the same batches"
+    sent = [len(b) for b in old.batches + new.batches]
+    assert (status["batches"], status["statements"]) == (len(sent), sum(sent))
+    assert status["batches"] == 2 * len(old.batches)

@@ -82,7 +82,7 @@ def report_failure(fleet: Fleet) -> None:
         print(f"--- {wrangler.name} log\n{wrangler.log()[-3000:]}", file=sys.stderr)
 
 
-def _stop_on_sigterm() -> None:
+def stop_on_sigterm() -> None:
     """A SIGTERM (a test's timeout, a CI cancel) unwinds like Ctrl-C: the processes stop."""
 
     def stop(signum: int, _frame: object) -> None:
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or (RESULTS / "tmp" if args.smoke else RESULTS)
     scratch = Path(tempfile.mkdtemp(prefix="agent-sessions-runtime-", dir=scratch_root()))
     fleet = Fleet(scratch)
-    _stop_on_sigterm()
+    stop_on_sigterm()
     load_start, started = load_average(), time.monotonic()
     try:
         results = measure(fleet, plan)

@@ -615,6 +615,18 @@ export interface components {
              */
             delivered: number;
             /**
+             * Batches
+             * @description D1 batches sent since the object started (one per database a batch went to); kept in memory, so an object evicted and started again counts from 0.
+             * @default 0
+             */
+            batches?: number;
+            /**
+             * Statements
+             * @description D1 statements in those batches, as counted so.
+             * @default 0
+             */
+            statements?: number;
+            /**
              * Alarm Failures
              * @description Consecutive alarms with a failed job (sweep, archive, drain); 0 when well.
              * @default 0

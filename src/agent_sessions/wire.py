@@ -259,6 +259,12 @@ class MirrorStatus(BaseModel):
     last_success_at: int | None
     next_attempt_at: int | None
     delivered: int = Field(description="Outbox rows delivered, all time.")
+    batches: int = Field(
+        0,
+        description="D1 batches sent since the object started (one per database a batch went "
+        "to); kept in memory, so an object evicted and started again counts from 0.",
+    )
+    statements: int = Field(0, description="D1 statements in those batches, as counted so.")
     alarm_failures: int = Field(
         0, description="Consecutive alarms with a failed job (sweep, archive, drain); 0 when well."
     )

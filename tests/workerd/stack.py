@@ -38,6 +38,7 @@ from ..conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
 import env as workerd_env
+from shard_config import with_shards
 from wrangler_dev import WRANGLER, StartFailed, Wrangler
 
 __all__ = ["StartFailed", "Wrangler", "workerd_env"]
@@ -73,29 +74,6 @@ def request(
 
 def decoded(body: bytes) -> Any:
     return json.loads(body) if body else None
-
-
-SHARD_IDS = "00000000-0000-0000-0000-{:012d}"
-"""The local D1 database of the n-th shard binding (miniflare keys local D1 by id; `DB` is 0,
-the id wrangler.toml has)."""
-
-
-def with_shards(config: Path, shards: tuple[str, ...], settings: Mapping[str, str]) -> str:
-    """A Worker's config with more D1 bindings: the text of `config` plus a database block per
-    shard after the first (the same tables, `migrations_dir`), and the shard settings in
-    `[vars]`. For the test stacks only; wrangler.toml itself stays one database, `DB`."""
-    text = config.read_text()
-    values = "".join(f"{name} = {json.dumps(value)}\n" for name, value in settings.items())
-    if "\n[vars]\n" in text:
-        text = text.replace("\n[vars]\n", f"\n[vars]\n{values}", 1)
-    else:
-        text += f"\n[vars]\n{values}"
-    for n, binding in enumerate(shards[1:], start=1):
-        text += (
-            f'\n[[d1_databases]]\nbinding = "{binding}"\ndatabase_name = "agent-sessions-{n}"\n'
-            f'database_id = "{SHARD_IDS.format(n)}"\nmigrations_dir = "migrations"\n'
-        )
-    return text
 
 
 class Stack:

@@ -51,6 +51,11 @@ class MirrorDrain:
         self._lock: asyncio.Lock | None = None
         self._unrecorded: dict[str, Any] | None = None
         """The last failure, when the store could not record it."""
+        self._sent_batches = 0
+        self._sent_statements = 0
+        """What this instance sent D1 (a batch once per database it went to): kept in memory,
+        not in the store, so that counting costs a turn no statement; an object evicted
+        counts from 0 again (the mirror status says "since the object started")."""
 
     async def drain(self, max_statements: int = STATEMENTS_PER_DRAIN) -> dict[str, Any]:
         """Send pending work until the outbox is empty, a batch fails, or the budget is spent.
@@ -72,7 +77,8 @@ class MirrorDrain:
                 if batch is None:
                     return None
                 try:
-                    for port in self._router.writers(batch.tenant):
+                    writers = self._router.writers(batch.tenant)
+                    for port in writers:
                         await port.apply(batch.statements)
                     if self._changes is not None and batch.changes is not None:
                         for stream, records in batch.changes.items():
@@ -82,6 +88,7 @@ class MirrorDrain:
                     self._record_failure(exc)
                     break
                 now = self._clock()
+                calls = len(writers)  # what D1 received: the batch once per database
 
                 def forget(done: Any = batch, at: int = now) -> None:
                     acknowledge(self._sql, done)
@@ -94,6 +101,8 @@ class MirrorDrain:
                     break
                 self._unrecorded = None
                 sent += len(batch.statements)
+                self._sent_batches += calls
+                self._sent_statements += calls * len(batch.statements)
             return self.status()["next_attempt_at"]
 
     def _record_failure(self, exc: Exception) -> None:
@@ -124,6 +133,7 @@ class MirrorDrain:
             "last_success_at": None, "next_attempt_at": None, "delivered": 0,
         }  # fmt: skip
         state |= self._unrecorded or {}
+        state |= {"batches": self._sent_batches, "statements": self._sent_statements}
         pending = stats["pending"]
         oldest = stats["oldest"]
         if pending and state["next_attempt_at"] is None:
