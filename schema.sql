@@ -146,7 +146,9 @@ CREATE TABLE IF NOT EXISTS mirror_state (
   last_attempt_at  INTEGER,
   last_success_at  INTEGER,
   next_attempt_at  INTEGER,
-  delivered        INTEGER NOT NULL DEFAULT 0
+  delivered        INTEGER NOT NULL DEFAULT 0,
+  batches          INTEGER NOT NULL DEFAULT 0,
+  statements       INTEGER NOT NULL DEFAULT 0
 ) STRICT;
 
 -- @section d1

@@ -173,17 +173,40 @@ without a new version: a table
 only session stores hold needs no migration, the layout's CREATE ... IF NOT EXISTS makes it."""
 
 
+RELEASE_8_MIRROR_STATE = (
+    "CREATE TABLE mirror_state ( id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT "
+    "NULL DEFAULT 0, last_error TEXT, last_attempt_at INTEGER, last_success_at INTEGER, "
+    "next_attempt_at INTEGER, delivered INTEGER NOT NULL DEFAULT 0 ) STRICT"
+)
+"""The drain's state as releases up to 8 made it, before it counted D1's batches (0009)."""
+
+
+def test_the_drains_state_gains_its_counts_and_keeps_its_row(tmp_path: Path) -> None:
+    """A store of release 8 has mirror_state without the counts: 0009 adds them (0 so far)
+    and keeps what it held; a store without the table gets it whole from the layout."""
+    conn = store_at(tmp_path / "old.sqlite", 8)
+    conn.execute(RELEASE_8_MIRROR_STATE)
+    conn.execute("INSERT INTO mirror_state (id, delivered) VALUES (1, 41)")
+    ensure_schema(SqliteSql(conn))
+    row = conn.execute("SELECT delivered, batches, statements FROM mirror_state").fetchone()
+    assert row == (41, 0, 0)
+    assert layout(conn) == layout(do_side())
+
+
 def store_at(path: Path, version: int) -> sqlite3.Connection:
     """A session store as the release of `version` left it, from the migrations' history:
     release 1's tables (migrations/0001's two shared tables, without D1's indexes, and
     RELEASE_1_DO_TABLES), then every later "shared" and "do" migration up to `version`, stamped
-    as that release stamped it, with a session row and pending mirror work in it."""
+    as that release stamped it, with a session row and pending mirror work in it. A migration
+    adding columns to a table release 1 did not have is left to the layout, as the engine
+    leaves it (RELEASE_8_MIRROR_STATE's test has such a table)."""
     conn = sqlite3.connect(path, isolation_level=None)
     initial = [s for s in MIGRATIONS[0][3] if s.startswith("CREATE TABLE")]
     for statement in (*initial, *RELEASE_1_DO_TABLES):
         conn.execute(statement)
-    for _number, _name, scope, upgrade, _ in MIGRATIONS[1:version]:
-        if scope != "d1":
+    for _number, _name, scope, upgrade, added in MIGRATIONS[1:version]:
+        tables = {r[0] for r in conn.execute("SELECT name FROM sqlite_master")}
+        if scope != "d1" and all(table in tables for table, column in added if column):
             for statement in upgrade:
                 conn.execute(statement)
     stamp = {"schema_digest": f"of release {version}"}

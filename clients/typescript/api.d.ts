@@ -616,13 +616,13 @@ export interface components {
             delivered: number;
             /**
              * Batches
-             * @description D1 batches sent since the object started (one per database a batch went to); kept in memory, so an object evicted and started again counts from 0.
+             * @description D1 batches sent, all time (one per database a batch went to).
              * @default 0
              */
             batches?: number;
             /**
              * Statements
-             * @description D1 statements in those batches, as counted so.
+             * @description D1 statements in those batches, all time.
              * @default 0
              */
             statements?: number;

@@ -260,11 +260,9 @@ class MirrorStatus(BaseModel):
     next_attempt_at: int | None
     delivered: int = Field(description="Outbox rows delivered, all time.")
     batches: int = Field(
-        0,
-        description="D1 batches sent since the object started (one per database a batch went "
-        "to); kept in memory, so an object evicted and started again counts from 0.",
+        0, description="D1 batches sent, all time (one per database a batch went to)."
     )
-    statements: int = Field(0, description="D1 statements in those batches, as counted so.")
+    statements: int = Field(0, description="D1 statements in those batches, all time.")
     alarm_failures: int = Field(
         0, description="Consecutive alarms with a failed job (sweep, archive, drain); 0 when well."
     )

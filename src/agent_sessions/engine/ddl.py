@@ -1,7 +1,7 @@
 """Generated from schema.sql and migrations/ by scripts/sync_schema.py. Do not edit by
 hand."""
 
-SCHEMA_DIGEST = "978e558592d3a7e9"
+SCHEMA_DIGEST = "adc3332799d90080"
 """Of the statements below, normalised: a comment or whitespace changes nothing."""
 
 SHARED_STATEMENTS: tuple[str, ...] = (
@@ -15,7 +15,7 @@ DO_STATEMENTS: tuple[str, ...] = (
     'CREATE TABLE IF NOT EXISTS session_writers ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, epoch INTEGER NOT NULL, writer_id TEXT NOT NULL, next_seq INTEGER NOT NULL, last_digest TEXT, last_result TEXT, PRIMARY KEY (tenant_id, session_id) ) STRICT',
     'CREATE TABLE IF NOT EXISTS evicted_sessions ( tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, archive_key TEXT NOT NULL, version INTEGER NOT NULL, expires_at INTEGER, PRIMARY KEY (tenant_id, session_id) ) STRICT',
     'CREATE TABLE IF NOT EXISTS session_blobs ( key TEXT PRIMARY KEY, tenant_id TEXT NOT NULL, session_id TEXT NOT NULL, state TEXT NOT NULL, at INTEGER NOT NULL ) STRICT',
-    'CREATE TABLE IF NOT EXISTS mirror_state ( id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_attempt_at INTEGER, last_success_at INTEGER, next_attempt_at INTEGER, delivered INTEGER NOT NULL DEFAULT 0 ) STRICT',
+    'CREATE TABLE IF NOT EXISTS mirror_state ( id INTEGER PRIMARY KEY CHECK (id = 1), attempts INTEGER NOT NULL DEFAULT 0, last_error TEXT, last_attempt_at INTEGER, last_success_at INTEGER, next_attempt_at INTEGER, delivered INTEGER NOT NULL DEFAULT 0, batches INTEGER NOT NULL DEFAULT 0, statements INTEGER NOT NULL DEFAULT 0 ) STRICT',
 )
 
 D1_STATEMENTS: tuple[str, ...] = (
@@ -30,7 +30,7 @@ D1_STATEMENTS: tuple[str, ...] = (
     "CREATE TRIGGER IF NOT EXISTS entries_fts_update AFTER UPDATE OF content ON session_entries BEGIN INSERT INTO entries_fts (entries_fts, rowid, content) VALUES ('delete', old.rowid, old.content); INSERT INTO entries_fts (rowid, content) VALUES (new.rowid, new.content); END",
 )
 
-SCHEMA_VERSION = 8
+SCHEMA_VERSION = 9
 """The number of the last migration."""
 MIGRATIONS: tuple[
     tuple[int, str, str, tuple[str, ...], tuple[tuple[str, str], ...]], ...
@@ -73,6 +73,10 @@ MIGRATIONS: tuple[
     (8, '0008_retention.sql', 'd1', (
         'CREATE INDEX IF NOT EXISTS sessions_by_age ON sessions (status, updated_at)',
     ), ()),
+    (9, '0009_mirror_counts.sql', 'do', (
+        'ALTER TABLE mirror_state ADD COLUMN batches INTEGER NOT NULL DEFAULT 0',
+        'ALTER TABLE mirror_state ADD COLUMN statements INTEGER NOT NULL DEFAULT 0',
+    ), (('mirror_state', 'batches'), ('mirror_state', 'statements'))),
 )
 """migrations/, in order: (version, file name (what d1_migrations records), where it
 applies ("shared", "d1" or "do"), its statements, the (table, column) pairs they add:

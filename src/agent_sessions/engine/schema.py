@@ -47,10 +47,13 @@ def _has_column(sql: SqlPort, table: str, column: str) -> bool:
 
 
 def _already_applied(sql: SqlPort, added: tuple[tuple[str, str], ...]) -> bool:
-    """Whether a store shows what a migration leaves: a column it adds, or (column "") the
-    table it renames one into."""
+    """Whether a store shows what a migration leaves, or needs nothing of it: a column it
+    adds (or the table lacking altogether: the layout's CREATE after the upgrades makes it
+    with every column), or (column "") the table it renames one into."""
     return any(
-        _has_column(sql, table, column) if column else bool(sql.execute(q.TABLE_EXISTS, (table,)))
+        _has_column(sql, table, column) or not sql.execute(q.TABLE_EXISTS, (table,))
+        if column
+        else bool(sql.execute(q.TABLE_EXISTS, (table,)))
         for table, column in added
     )
 

@@ -51,11 +51,6 @@ class MirrorDrain:
         self._lock: asyncio.Lock | None = None
         self._unrecorded: dict[str, Any] | None = None
         """The last failure, when the store could not record it."""
-        self._sent_batches = 0
-        self._sent_statements = 0
-        """What this instance sent D1 (a batch once per database it went to): kept in memory,
-        not in the store, so that counting costs a turn no statement; an object evicted
-        counts from 0 again (the mirror status says "since the object started")."""
 
     async def drain(self, max_statements: int = STATEMENTS_PER_DRAIN) -> dict[str, Any]:
         """Send pending work until the outbox is empty, a batch fails, or the budget is spent.
@@ -90,9 +85,10 @@ class MirrorDrain:
                 now = self._clock()
                 calls = len(writers)  # what D1 received: the batch once per database
 
-                def forget(done: Any = batch, at: int = now) -> None:
+                def forget(done: Any = batch, at: int = now, calls: int = calls) -> None:
                     acknowledge(self._sql, done)
-                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered))
+                    sent = (calls, calls * len(done.statements))
+                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered, *sent))
 
                 try:
                     self._sql.transaction(forget)
@@ -101,8 +97,6 @@ class MirrorDrain:
                     break
                 self._unrecorded = None
                 sent += len(batch.statements)
-                self._sent_batches += calls
-                self._sent_statements += calls * len(batch.statements)
             return self.status()["next_attempt_at"]
 
     def _record_failure(self, exc: Exception) -> None:
@@ -131,9 +125,9 @@ class MirrorDrain:
         state = dict(rows[0]) if rows else {
             "attempts": 0, "last_error": None, "last_attempt_at": None,
             "last_success_at": None, "next_attempt_at": None, "delivered": 0,
+            "batches": 0, "statements": 0,
         }  # fmt: skip
         state |= self._unrecorded or {}
-        state |= {"batches": self._sent_batches, "statements": self._sent_statements}
         pending = stats["pending"]
         oldest = stats["oldest"]
         if pending and state["next_attempt_at"] is None:

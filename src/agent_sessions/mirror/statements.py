@@ -35,8 +35,8 @@ SELECT_ENTRY_ROWS = (
 )
 
 SELECT_STATE = (
-    "SELECT attempts, last_error, last_attempt_at, last_success_at, next_attempt_at, delivered "
-    "FROM mirror_state WHERE id = 1"
+    "SELECT attempts, last_error, last_attempt_at, last_success_at, next_attempt_at, delivered, "
+    "batches, statements FROM mirror_state WHERE id = 1"
 )
 RECORD_FAILURE = (
     "INSERT INTO mirror_state (id, attempts, last_error, last_attempt_at, next_attempt_at) "
@@ -45,10 +45,12 @@ RECORD_FAILURE = (
     "next_attempt_at = ?"
 )
 RECORD_SUCCESS = (
-    "INSERT INTO mirror_state (id, attempts, last_attempt_at, last_success_at, delivered) "
-    "VALUES (1, 0, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET attempts = 0, last_error = NULL, "
-    "last_attempt_at = excluded.last_attempt_at, last_success_at = excluded.last_success_at, "
-    "next_attempt_at = NULL, delivered = delivered + excluded.delivered"
+    "INSERT INTO mirror_state (id, attempts, last_attempt_at, last_success_at, delivered, "
+    "batches, statements) VALUES (1, 0, ?, ?, ?, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+    "attempts = 0, last_error = NULL, last_attempt_at = excluded.last_attempt_at, "
+    "last_success_at = excluded.last_success_at, next_attempt_at = NULL, "
+    "delivered = delivered + excluded.delivered, batches = batches + excluded.batches, "
+    "statements = statements + excluded.statements"
 )
 
 # -- the D1 side --------------------------------------------------------------------------
