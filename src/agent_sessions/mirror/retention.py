@@ -1,9 +1,10 @@
 """D1's retention: D1 keeps the hot index (active and recent sessions), not all history.
 
-At about 3.7 KB per mirrored entry and 10 GB per database, a busy deployment fills a D1
-database in hours; with MIRROR_RETENTION_DAYS set, the gateway's cron (worker/gateway.py
-`scheduled`) removes from each of its D1 databases the sessions that are no longer active
-and were last updated longer ago than that, with their entries. Nothing else loses them:
+At about 3.6 KB per mirrored turn (two ~1 KB messages; `scripts/bench scale`) and 10 GB per
+database, a busy deployment fills a D1 database in hours; with MIRROR_RETENTION_DAYS set,
+the gateway's cron (worker/gateway.py `scheduled`) removes from each of its D1 databases the
+sessions that are no longer active and were last updated longer ago than that, with their
+entries. Nothing else loses them:
 the session's Durable Object keeps its truth (reads by id still answer), and the change log
 (mirror/changes.py), when bound, keeps the history for R2 SQL. Listings and searches, which
 D1 answers, then show only the sessions D1 retains.

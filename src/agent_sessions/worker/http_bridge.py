@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
@@ -48,13 +50,15 @@ def _scope(request: Any, env: Any) -> dict[str, Any]:
     }
 
 
-def _bytes(chunk: bytes) -> Any:
-    """A JavaScript Uint8Array holding a copy of `chunk`."""
+@contextmanager
+def _view(chunk: bytes) -> Iterator[Any]:
+    """`chunk` as a JavaScript Uint8Array over Python's own memory, valid inside the block:
+    what takes it must copy it there (`Response` does; a stream's `write` gets a slice)."""
     proxy = create_proxy(chunk)
     buffer = proxy.getBuffer()
     proxy.destroy()
     try:
-        return buffer.data.slice()
+        yield buffer.data
     finally:
         buffer.release()
 
@@ -85,16 +89,20 @@ class _Exchange:
             return
         chunk, more = message.get("body", b""), message.get("more_body", False)
         if self._writer is None and not more:
-            status = self._start["status"]
-            content = None if status in NULL_BODY_STATUSES else _bytes(chunk)
-            self.answer.set_result(Response.new(content, **self._start))
+            if self._start["status"] in NULL_BODY_STATUSES:
+                self.answer.set_result(Response.new(None, **self._start))
+            else:
+                with _view(chunk) as content:  # copied once, by the Response
+                    self.answer.set_result(Response.new(content, **self._start))
             self._finished.set()
             return
         if self._writer is None:
             stream = TransformStream.new()
             self._writer = stream.writable.getWriter()
             self.answer.set_result(Response.new(stream.readable, **self._start))
-        await self._writer.write(_bytes(chunk))
+        with _view(chunk) as content:
+            copy = content.slice()  # the write completes after the block
+        await self._writer.write(copy)
         if not more:
             await self._writer.close()
             self._finished.set()
