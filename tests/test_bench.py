@@ -66,7 +66,7 @@ def test_load_smoke_run_serves_every_phase_without_error(tmp_path: Path) -> None
     assert "| 32 writers on one session |" in (out / "load.md").read_text()
 
 
-RUNTIME_SYSTEMS = {"http", "rpc", "floor", "pyfloor", "peer", "cpython", "sdk"}
+RUNTIME_SYSTEMS = {"http", "rpc", "floor", "pyfloor", "peer", "cpython", "sdk", "memory"}
 
 
 def run_in_workerd(arguments: list[str], timeout: float) -> str:
@@ -105,9 +105,11 @@ def test_runtime_smoke_run_measures_every_system(tmp_path: Path) -> None:
         assert all(s["cpu_median_ms"] is not None for s in cell["systems"].values())
     ops = {cell["op"] for cell in results["cells"]}
     assert ops == {"append", "last", "context", "compacted_context", "agents_turn"}
-    assert set(results["cold_start"]) == {"http", "pyfloor", "trivial"}
-    assert set(results["memory"]) == RUNTIME_SYSTEMS - {"sdk"}, "the SDK's session has no process"
-    assert len(results["targets"]) == 8
+    for started in ("no_snapshot", "snapshot"):
+        assert set(results["cold_start"][started]) == {"http", "pyfloor", "trivial"}
+    in_process = {"sdk", "memory"}
+    assert set(results["memory"]) == RUNTIME_SYSTEMS - in_process, "the SDK's have no process"
+    assert len(results["targets"]) == 10
     assert all(t["value"] is not None for t in results["targets"])
     assert "target:" in output
     assert (out / "runtime.png").read_bytes()[:4] == b"\x89PNG"
@@ -123,7 +125,10 @@ def test_runtime_targets_are_ratios_of_medians_of_one_run() -> None:
 
     results = {
         "plan": FULL.as_dict(),
-        "cold_start": {"http": {"median_ms": 300.0}, "trivial": {"median_ms": 100.0}},
+        "cold_start": {
+            "no_snapshot": {"http": {"median_ms": 300.0}, "trivial": {"median_ms": 100.0}},
+            "snapshot": {"http": {"median_ms": 150.0}, "trivial": {"median_ms": 100.0}},
+        },
         "cells": [
             cell("append", 10, http=20.0, floor=10.0, peer=40.0),
             cell("append", 1_000, http=21.0, floor=10.0, peer=20.0),
@@ -133,8 +138,8 @@ def test_runtime_targets_are_ratios_of_medians_of_one_run() -> None:
             cell("context", 10_000, http=None, floor=None),
             cell("compacted_context", 1_000, http=10.0),
             cell("compacted_context", 10_000, http=10.5),
-            cell("agents_turn", 10, http=100.0),
-            cell("agents_turn", 1_000, http=200.0),
+            cell("agents_turn", 10, http=100.0, memory=60.0),
+            cell("agents_turn", 1_000, http=200.0, memory=150.0),
         ],
     }
     verdicts = {
@@ -148,7 +153,9 @@ def test_runtime_targets_are_ratios_of_medians_of_one_run() -> None:
         "context at 1,000 / JS floor": (3.0, True),
         "context after a compaction at 10,000 / at 1,000": (1.05, True),
         "OpenAI Agents turn at history 1,000 / at 10": (2.0, False),
+        "the session's part of that turn": (1.25, True),
         "first HTTP request of a fresh isolate / trivial Python Worker's": (3.0, False),
+        "the same, both restored from their deploy snapshots": (1.5, True),
     }
     assert p95([float(v) for v in range(1, 31)]) == 29.0
     assert p95([5.0]) == 5.0

@@ -14,6 +14,7 @@ from .conftest import ROOT
 
 sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
 import bundle  # scripts/workerd is not a package
+import launch
 
 
 @pytest.fixture(scope="module")
@@ -73,3 +74,20 @@ def test_the_cached_bundle_is_current() -> None:
     assert target.stat().st_mtime_ns == before
     stamp = json.loads((bundle.CACHE / "stamp.json").read_text())
     assert stamp["builder"] == bundle.builder_digest()
+
+
+def test_the_snapshot_setting_becomes_workerds_flags() -> None:
+    """launch.py's WORKERD_PYTHON_SNAPSHOT: what the bench's cold start and a developer use to
+    save a deploy's snapshot and start from it; a setting it cannot read stops the launch."""
+    assert launch.snapshot_flags(None) == launch.snapshot_flags("") == []
+    assert launch.snapshot_flags("save:/tmp/s") == [
+        "--python-snapshot-dir=/tmp/s",
+        "--python-save-snapshot",
+    ]
+    assert launch.snapshot_flags("load:/tmp/s") == [
+        "--python-snapshot-dir=/tmp/s",
+        "--python-load-snapshot=snapshot.bin",
+    ]
+    for bad in ("keep:/tmp/s", "save:", "/tmp/s"):
+        with pytest.raises(SystemExit, match="save:<dir> or load:<dir>"):
+            launch.snapshot_flags(bad)

@@ -2,15 +2,16 @@
 `AgentSessionsSession` per request (a web handler's), `Runner.run` with an offline model
 that answers ~1 KB at once, against the Worker over HTTP and the local server, and, for
 what the SDK itself costs, the same turn over its own `SQLiteSession` (a file, in the bench's
-process). The turn is what the session does around the model (read the history, append the
-turn's items) and what the Runner does with the history it read."""
+process) and over a history kept in a list (no storage at all: what the Runner alone costs
+with that much history). The turn is what the session does around the model (read the
+history, append the turn's items) and what the Runner does with the history it read."""
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from agents import Agent, ModelResponse, RunConfig, Runner, SQLiteSession, Usage
 from agents.memory import Session
@@ -28,6 +29,33 @@ from .sampling import interleave, quiesce
 CONFIG = RunConfig(tracing_disabled=True)
 SDK = "sdk"
 """The key of the SDK's own SQLiteSession, measured in the bench's own process."""
+BARE = "memory"
+"""The key of the history kept in a list, in the bench's own process."""
+IN_PROCESS_KEYS = (SDK, BARE)
+
+
+class ListSession:
+    """The SDK's `Session` over a list per session id, shared by the per-turn objects: the
+    Runner's turn with nothing stored, read or sent."""
+
+    histories: ClassVar[dict[str, list[Any]]] = {}
+    session_settings = None
+
+    def __init__(self, session_id: str) -> None:
+        self.session_id = session_id
+        self.items = self.histories.setdefault(session_id, [])
+
+    async def get_items(self, limit: int | None = None) -> list[Any]:
+        return list(self.items if limit is None else self.items[-limit:])
+
+    async def add_items(self, items: list[Any]) -> None:
+        self.items.extend(items)
+
+    async def pop_item(self) -> Any:
+        return self.items.pop() if self.items else None
+
+    async def clear_session(self) -> None:
+        self.items.clear()
 
 
 class ScriptedModel(Model):
@@ -58,13 +86,15 @@ class AgentsTurns:
         """servers: system key -> (base URL, token); `sdk_file`: the SQLiteSession's."""
         self.servers = servers
         self.sdk_file = sdk_file
-        self.keys = [*servers, SDK]
+        self.keys = [*servers, *IN_PROCESS_KEYS]
         self.agent = Agent(name="bench", instructions="Be brief.", model=ScriptedModel())
         self.loop = asyncio.new_event_loop()
 
     def session(self, key: str, session_id: str) -> Session:
         if key == SDK:
             return SQLiteSession(session_id, self.sdk_file)
+        if key == BARE:
+            return ListSession(session_id)
         base, token = self.servers[key]
         return AgentSessionsSession(session_id, AsyncClient(base, token), agent_name="bench")
 

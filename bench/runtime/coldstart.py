@@ -1,13 +1,18 @@
-"""The first request of a fresh isolate, without a snapshot, for agent-sessions (a session
-created: gateway and Durable Object), for the Python floor (a session created: a Python Worker
-and a Python Durable Object with no framework, pyfloor/) and for the trivial Python Worker
-(trivial/).
+"""The first request of a fresh isolate, for agent-sessions (a session created: gateway and
+Durable Object), for the Python floor (a session created: a Python Worker and a Python Durable
+Object with no framework, pyfloor/) and for the trivial Python Worker (trivial/); without a
+snapshot and restored from one.
 
 A fresh isolate is a workerd just started: the first round is the run's own start (every
 process started, then all left to go idle before the two first requests, one after the
 other); each further round restarts the `wrangler dev` processes in turn, so all meet the
 same load. Timed from the process's "Ready" to the answer of its first request; the
 start itself (spawn to "Ready") is reported too.
+
+Without a snapshot, workerd runs the Worker's top level (imports, the app built, the warm-up
+requests) before "Ready". A deployed Worker starts instead from the memory snapshot made at
+deploy (scripts/workerd/launch.py: `WORKERD_PYTHON_SNAPSHOT`): each Worker saves one once,
+then each round restarts it from that file, and its first request is timed the same way.
 """
 
 from __future__ import annotations
@@ -16,6 +21,7 @@ import itertools
 import statistics
 import time
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .loopback import Loopback
@@ -50,6 +56,68 @@ def _restart(wrangler: Wrangler, key: str) -> dict[str, float]:
     return {"start_s": ready - spawned, "first_request_ms": _first(wrangler, key)}
 
 
+SNAPSHOT = "WORKERD_PYTHON_SNAPSHOT"
+"""scripts/workerd/launch.py's setting: save:<dir> or load:<dir>."""
+
+
+class SnapshotMissing(RuntimeError):
+    """workerd was asked to save a snapshot and wrote none."""
+
+
+def _with_snapshot(wrangler: Wrangler, setting: str) -> Mapping[str, str]:
+    """Point the process at a snapshot (it takes effect at its next start); the env before."""
+    before = wrangler.env
+    wrangler.env = {**before, SNAPSHOT: setting}
+    return before
+
+
+def _written(path: Path) -> bool:
+    """Whether the file is there and no longer growing."""
+    if not path.exists():
+        time.sleep(0.1)
+        return False
+    size = path.stat().st_size
+    time.sleep(0.5)
+    return size > 0 and path.stat().st_size == size
+
+
+def _save_snapshot(wrangler: Wrangler) -> Path:
+    """Start the Worker once saving its snapshot, as a deploy does; the folder holding it."""
+    folder = wrangler.state.parent / f"{wrangler.name}-snapshot"
+    folder.mkdir(exist_ok=True)  # workerd writes into it, and makes none
+    before = _with_snapshot(wrangler, f"save:{folder}")
+    try:
+        wrangler.stop()
+        wrangler.start()
+        deadline = time.monotonic() + START_TIMEOUT_S
+        wrangler.wait_ready(deadline)
+        while not _written(folder / "snapshot.bin"):
+            if time.monotonic() > deadline:
+                raise SnapshotMissing(f"{wrangler.name}: no snapshot in {folder}")
+    finally:
+        wrangler.env = before
+    return folder
+
+
+def _from_snapshots(workers: Mapping[str, Wrangler], reps: int) -> dict[str, Any]:
+    """`reps` restarts of each Worker from its own snapshot; each is left running without."""
+    folders = {key: _save_snapshot(wrangler) for key, wrangler in workers.items()}
+    runs: dict[str, list[dict[str, float]]] = {key: [] for key in workers}
+    for _ in range(reps):
+        for key, wrangler in workers.items():
+            before = _with_snapshot(wrangler, f"load:{folders[key]}")
+            try:
+                runs[key].append(_restart(wrangler, key))
+            finally:
+                wrangler.env = before
+    for wrangler in workers.values():
+        wrangler.stop()
+        wrangler.start()
+    for wrangler in workers.values():
+        wrangler.wait_ready(time.monotonic() + START_TIMEOUT_S)
+    return {key: _summary(r) for key, r in runs.items()}
+
+
 def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
     first = [r["first_request_ms"] for r in runs]
     starts = [r["start_s"] for r in runs if "start_s" in r]
@@ -64,8 +132,8 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
 
 def run_cold(workers: Mapping[str, Wrangler], reps: int) -> dict[str, Any]:
     """`workers`: "http", "pyfloor" and "trivial", started and idle, never asked anything
-    yet. They are left running (restarted ones too); their workerd processes change with each
-    restart."""
+    yet. They are left running without a snapshot (restarted ones too); their workerd
+    processes change with each restart. {"no_snapshot": {key: summary}, "snapshot": ...}."""
     runs: dict[str, list[dict[str, float]]] = {
         key: [{"first_request_ms": _first(wrangler, key)}] for key, wrangler in workers.items()
     }
@@ -73,4 +141,6 @@ def run_cold(workers: Mapping[str, Wrangler], reps: int) -> dict[str, Any]:
         for key, wrangler in workers.items():
             runs[key].append(_restart(wrangler, key))
     progress("fresh isolates done")
-    return {key: _summary(r) for key, r in runs.items()}
+    restored = _from_snapshots(workers, reps)
+    progress("fresh isolates restored from snapshots done")
+    return {"no_snapshot": {key: _summary(r) for key, r in runs.items()}, "snapshot": restored}

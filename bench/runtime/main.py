@@ -17,7 +17,7 @@ from typing import Any
 from bench.report import machine
 from bench.run import scratch_root
 
-from .agents_turn import SDK, AgentsTurns, run_agents
+from .agents_turn import IN_PROCESS_KEYS, AgentsTurns, run_agents
 from .coldstart import run_cold
 from .history import HistoryPhase
 from .loopback import Loopback
@@ -40,8 +40,8 @@ NOTE = (
 )
 
 
-PROCESSES = tuple(key for key in SYSTEMS if key != SDK)
-"""The systems with a process of their own (the SDK's session runs in the bench's)."""
+PROCESSES = tuple(key for key in SYSTEMS if key not in IN_PROCESS_KEYS)
+"""The systems with a process of their own (the SDK's sessions run in the bench's)."""
 
 
 def build_systems(fleet: Fleet) -> dict[str, System]:
@@ -69,7 +69,9 @@ def measure(fleet: Fleet, plan: Plan) -> dict[str, Any]:
     servers = {"http": (fleet.base("http"), TOKEN), "cpython": (fleet.base("cpython"), None)}
     turns = AgentsTurns(servers, fleet.scratch / "sdk-sessions.db")
     try:
-        agents_pids = {key: pids[key] for key in servers} | {SDK: IN_PROCESS}
+        agents_pids = {key: pids[key] for key in servers} | dict.fromkeys(
+            IN_PROCESS_KEYS, IN_PROCESS
+        )
         cells += run_agents(turns, agents_pids, plan)
     finally:
         turns.close()

@@ -52,9 +52,27 @@ def worst_of(op: str, system: str, other: str) -> Measure:
     return lambda r: worst(r, op, system, other)
 
 
-def _cold(results: Results) -> float | None:
-    cold = results["cold_start"]
-    return ratio(cold["http"]["median_ms"], cold["trivial"]["median_ms"])
+def cold(mode: str) -> Measure:
+    """agent-sessions' first request to the trivial Worker's, started `mode` ("no_snapshot",
+    "snapshot")."""
+
+    def measure(results: Results) -> float | None:
+        started = results["cold_start"][mode]
+        return ratio(started["http"]["median_ms"], started["trivial"]["median_ms"])
+
+    return measure
+
+
+def session_part(history: int, over: int) -> Measure:
+    """What the session adds to an OpenAI Agents turn (the turn less the same turn over the
+    SDK kept in a list, no storage) at `history`, to the same at `over`: the Runner's own
+    work grows with the history it is given whatever stores it; the session's should not."""
+
+    def part(results: Results, at: int) -> float | None:
+        turn, bare = (median(results, "agents_turn", at, key) for key in ("http", "memory"))
+        return None if turn is None or bare is None else turn - bare
+
+    return lambda r: ratio(part(r, history), part(r, over))
 
 
 def targets(plan: dict[str, Any]) -> list[Target]:
@@ -88,7 +106,22 @@ def targets(plan: dict[str, Any]) -> list[Target]:
             1.5,
             of("agents_turn", last, "http", ("agents_turn", first, "http")),
         ),
-        Target("first HTTP request of a fresh isolate / trivial Python Worker's", 2, _cold),
+        Target(
+            f"the session's part of that turn (less the SDK's with no storage) at {last:,} / "
+            f"at {first:,}",
+            1.5,
+            session_part(last, first),
+        ),
+        Target(
+            "first HTTP request of a fresh isolate / trivial Python Worker's",
+            2,
+            cold("no_snapshot"),
+        ),
+        Target(
+            "the same, both restored from their deploy snapshots",
+            2,
+            cold("snapshot"),
+        ),
     ]
 
 

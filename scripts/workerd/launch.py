@@ -12,6 +12,11 @@ scripts/workerd/workerd execs, changes two things and then becomes workerd itsel
   second Python Worker in the same `wrangler dev` (or the example Worker beside this one)
   would ask for Cloudflare's released bundle, which needs the network.
 
+- with `WORKERD_PYTHON_SNAPSHOT` set, it asks workerd for the memory snapshot that a deploy
+  makes and a cold start restores: `save:<dir>` runs the top level and writes
+  `<dir>/snapshot.bin`; `load:<dir>` starts from that file instead of importing, as a Worker
+  starts in production (bench/runtime/coldstart.py measures the first request both ways).
+
 The config goes to workerd as `/dev/fd/N` of an unlinked temporary file in place of stdin
 (it holds the Workers' modules, megabytes, too much for a pipe nobody drains); everything else
 is passed through, open file descriptors included (miniflare's control pipe, fd 3).
@@ -25,6 +30,21 @@ import tempfile
 from pathlib import Path
 
 DEV_FLAG = "python_workers_development"
+SNAPSHOT = "WORKERD_PYTHON_SNAPSHOT"
+SNAPSHOT_FILE = "snapshot.bin"
+
+
+def snapshot_flags(setting: str | None) -> list[str]:
+    """workerd's flags for `WORKERD_PYTHON_SNAPSHOT` (`save:<dir>`, `load:<dir>` or unset)."""
+    if not setting:
+        return []
+    mode, _, folder = setting.partition(":")
+    if mode not in ("save", "load") or not folder:
+        sys.exit(f"launch.py: {SNAPSHOT} must be save:<dir> or load:<dir>, not {setting!r}")
+    chosen = (
+        "--python-save-snapshot" if mode == "save" else f"--python-load-snapshot={SNAPSHOT_FILE}"
+    )
+    return [f"--python-snapshot-dir={folder}", chosen]
 
 
 def workerd_schema() -> object:
@@ -69,6 +89,7 @@ def main(argv: list[str]) -> None:
     args = list(argv)
     if args and args[0] in ("serve", "test"):
         args[1:1] = ["--pyodide-bundle-disk-cache-dir", os.environ["WORKERD_PYODIDE_BUNDLE_DIR"]]
+        args[1:1] = snapshot_flags(os.environ.get(SNAPSHOT))
         if "--binary" in args and "-" in args:
             kept = tempfile.TemporaryFile(prefix="workerd-config-")  # noqa: SIM115 - outlives us
             kept.write(with_dev_flag(sys.stdin.buffer.read()))
