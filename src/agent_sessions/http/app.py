@@ -7,6 +7,7 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import HTMLResponse
+from fastapi.telemetry import TelemetryConfig
 
 from .. import __version__
 from ..console import PAGE
@@ -21,6 +22,10 @@ MAX_REQUEST_BYTES = max(MAX_APPEND_BYTES, MAX_DATA_BYTES) * 2
 """Room for JSON escaping around the largest accepted payload; the engine checks exact sizes."""
 
 Resolver = Callable[[Request], Services]
+
+NO_TELEMETRY: TelemetryConfig = {"tracing": False, "metrics": False, "logs": False}
+"""FastAPI's OpenTelemetry instrumentation off: nothing here configures a provider, and with
+it on FastAPI asks OpenTelemetry on every request whether one was configured since."""
 
 _ERRORS: dict[int | str, dict[str, Any]] = {
     status: {"model": ErrorBody, "description": text}
@@ -57,6 +62,7 @@ def create_app(
         description="Persistent AI-agent sessions: one Durable Object per session, mirrored to D1.",
         responses=_ERRORS,
         lifespan=lifespan,
+        telemetry=NO_TELEMETRY,
     )
     app.state.resolve = resolve
     install_error_handlers(app)
