@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import capnp
 import pytest
@@ -76,14 +77,16 @@ def test_the_cached_bundle_is_current() -> None:
     assert stamp["builder"] == bundle.builder_digest()
 
 
-def test_the_snapshot_setting_becomes_workerds_flags() -> None:
+def test_the_snapshot_setting_becomes_workerds_flags(tmp_path: Path) -> None:
     """launch.py's WORKERD_PYTHON_SNAPSHOT: what the bench's cold start and a developer use to
     save a deploy's snapshot and start from it; a setting it cannot read stops the launch."""
     assert launch.snapshot_flags(None) == launch.snapshot_flags("") == []
-    assert launch.snapshot_flags("save:/tmp/s") == [
-        "--python-snapshot-dir=/tmp/s",
+    folder = tmp_path / "snapshots"
+    assert launch.snapshot_flags(f"save:{folder}") == [
+        f"--python-snapshot-dir={folder}",
         "--python-save-snapshot",
     ]
+    assert folder.is_dir(), "workerd writes the snapshot into the folder, and makes none"
     assert launch.snapshot_flags("load:/tmp/s") == [
         "--python-snapshot-dir=/tmp/s",
         "--python-load-snapshot=snapshot.bin",

@@ -84,7 +84,6 @@ def _written(path: Path) -> bool:
 def _save_snapshot(wrangler: Wrangler) -> Path:
     """Start the Worker once saving its snapshot, as a deploy does; the folder holding it."""
     folder = wrangler.state.parent / f"{wrangler.name}-snapshot"
-    folder.mkdir(exist_ok=True)  # workerd writes into it, and makes none
     before = _with_snapshot(wrangler, f"save:{folder}")
     try:
         wrangler.stop()

@@ -41,10 +41,10 @@ def snapshot_flags(setting: str | None) -> list[str]:
     mode, _, folder = setting.partition(":")
     if mode not in ("save", "load") or not folder:
         sys.exit(f"launch.py: {SNAPSHOT} must be save:<dir> or load:<dir>, not {setting!r}")
-    chosen = (
-        "--python-save-snapshot" if mode == "save" else f"--python-load-snapshot={SNAPSHOT_FILE}"
-    )
-    return [f"--python-snapshot-dir={folder}", chosen]
+    if mode == "load":
+        return [f"--python-snapshot-dir={folder}", f"--python-load-snapshot={SNAPSHOT_FILE}"]
+    os.makedirs(folder, exist_ok=True)  # workerd writes into it, and makes none
+    return [f"--python-snapshot-dir={folder}", "--python-save-snapshot"]
 
 
 def workerd_schema() -> object:
