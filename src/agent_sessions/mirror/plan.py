@@ -60,9 +60,10 @@ class Batch:
     def room(self, statements: int = 1) -> bool:
         return len(self.statements) + statements <= STATEMENTS_PER_BATCH and self.size < BATCH_BYTES
 
-    def add(self, sql: str, params: tuple[SqlValue, ...]) -> None:
+    def add(self, sql: str, params: tuple[SqlValue, ...], size: int | None = None) -> None:
+        """`size`: the params' `_size`, where the caller has summed it already."""
         self.statements.append((sql, params))
-        self.size += _size(params)
+        self.size += _size(params) if size is None else size
 
 
 _session_values = itemgetter(*SESSION_COLUMNS)
@@ -235,7 +236,8 @@ class _Planner:
         def flush() -> None:
             nonlocal chunk, chunk_size
             if chunk:
-                self.batch.add(q.upsert_entries(len(chunk)), tuple(chain.from_iterable(chunk)))
+                params = tuple(chain.from_iterable(chunk))
+                self.batch.add(q.upsert_entries(len(chunk)), params, chunk_size)
                 chunk, chunk_size = [], 0
 
         for row in rows:
