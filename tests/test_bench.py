@@ -66,7 +66,7 @@ def test_load_smoke_run_serves_every_phase_without_error(tmp_path: Path) -> None
     assert "| 32 writers on one session |" in (out / "load.md").read_text()
 
 
-RUNTIME_SYSTEMS = {"http", "rpc", "floor", "pyfloor", "peer", "cpython", "sdk", "memory"}
+RUNTIME_SYSTEMS = {"http", "rpc", "floor", "pyfloor", "peer", "cpython", "sdk", "list"}
 
 
 def run_in_workerd(arguments: list[str], timeout: float) -> str:
@@ -107,7 +107,7 @@ def test_runtime_smoke_run_measures_every_system(tmp_path: Path) -> None:
     assert ops == {"append", "last", "context", "compacted_context", "agents_turn"}
     for started in ("no_snapshot", "snapshot"):
         assert set(results["cold_start"][started]) == {"http", "pyfloor", "trivial"}
-    in_process = {"sdk", "memory"}
+    in_process = {"sdk", "list"}
     assert set(results["memory"]) == RUNTIME_SYSTEMS - in_process, "the SDK's have no process"
     assert len(results["targets"]) == 10
     assert all(t["value"] is not None for t in results["targets"])
@@ -138,8 +138,8 @@ def test_runtime_targets_are_ratios_of_medians_of_one_run() -> None:
             cell("context", 10_000, http=None, floor=None),
             cell("compacted_context", 1_000, http=10.0),
             cell("compacted_context", 10_000, http=10.5),
-            cell("agents_turn", 10, http=100.0, memory=60.0),
-            cell("agents_turn", 1_000, http=200.0, memory=150.0),
+            cell("agents_turn", 10, http=100.0, list=60.0),
+            cell("agents_turn", 1_000, http=200.0, list=150.0),
         ],
     }
     verdicts = {

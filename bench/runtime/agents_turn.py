@@ -25,12 +25,11 @@ from bench.workload import Conversation
 from .plan import Plan
 from .progress import progress
 from .sampling import interleave, quiesce
+from .targets import BARE
 
 CONFIG = RunConfig(tracing_disabled=True)
 SDK = "sdk"
 """The key of the SDK's own SQLiteSession, measured in the bench's own process."""
-BARE = "memory"
-"""The key of the history kept in a list, in the bench's own process."""
 IN_PROCESS_KEYS = (SDK, BARE)
 
 

@@ -25,7 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from .loopback import Loopback
-from .processes import START_TIMEOUT_S, TOKEN, Wrangler
+from .processes import START_TIMEOUT_S, TOKEN, Wrangler, snapshot, snapshot_file
 from .progress import progress
 from .sampling import p95
 
@@ -56,19 +56,8 @@ def _restart(wrangler: Wrangler, key: str) -> dict[str, float]:
     return {"start_s": ready - spawned, "first_request_ms": _first(wrangler, key)}
 
 
-SNAPSHOT = "WORKERD_PYTHON_SNAPSHOT"
-"""scripts/workerd/launch.py's setting: save:<dir> or load:<dir>."""
-
-
 class SnapshotMissing(RuntimeError):
     """workerd was asked to save a snapshot and wrote none."""
-
-
-def _with_snapshot(wrangler: Wrangler, setting: str) -> Mapping[str, str]:
-    """Point the process at a snapshot (it takes effect at its next start); the env before."""
-    before = wrangler.env
-    wrangler.env = {**before, SNAPSHOT: setting}
-    return before
 
 
 def _written(path: Path) -> bool:
@@ -84,17 +73,14 @@ def _written(path: Path) -> bool:
 def _save_snapshot(wrangler: Wrangler) -> Path:
     """Start the Worker once saving its snapshot, as a deploy does; the folder holding it."""
     folder = wrangler.state.parent / f"{wrangler.name}-snapshot"
-    before = _with_snapshot(wrangler, f"save:{folder}")
-    try:
+    with snapshot(wrangler, f"save:{folder}"):
         wrangler.stop()
         wrangler.start()
         deadline = time.monotonic() + START_TIMEOUT_S
         wrangler.wait_ready(deadline)
-        while not _written(folder / "snapshot.bin"):
+        while not _written(snapshot_file(folder)):
             if time.monotonic() > deadline:
                 raise SnapshotMissing(f"{wrangler.name}: no snapshot in {folder}")
-    finally:
-        wrangler.env = before
     return folder
 
 
@@ -104,11 +90,8 @@ def _from_snapshots(workers: Mapping[str, Wrangler], reps: int) -> dict[str, Any
     runs: dict[str, list[dict[str, float]]] = {key: [] for key in workers}
     for _ in range(reps):
         for key, wrangler in workers.items():
-            before = _with_snapshot(wrangler, f"load:{folders[key]}")
-            try:
+            with snapshot(wrangler, f"load:{folders[key]}"):
                 runs[key].append(_restart(wrangler, key))
-            finally:
-                wrangler.env = before
     for wrangler in workers.values():
         wrangler.stop()
         wrangler.start()

@@ -23,7 +23,8 @@ import sys
 import threading
 import time
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
 import env as workerd_env  # noqa: E402 - scripts/workerd is not a package
+from launch import SNAPSHOT, SNAPSHOT_FILE  # noqa: E402
 from wrangler_dev import WRANGLER, StartFailed, Wrangler, free_port  # noqa: E402
 
 TOKEN = "runtime-bench-token-0123456789"
@@ -50,6 +52,23 @@ def wrangler_env(scratch: Path) -> dict[str, str]:
     registry = workerd_env.environment(registry=scratch / "registry")
     quiet = {"CI": "true", "NO_COLOR": "1", "X_LOCAL_OBSERVABILITY": "false"}
     return {**os.environ, **registry, **quiet}
+
+
+@contextmanager
+def snapshot(wrangler: Wrangler, setting: str) -> Iterator[None]:
+    """The process started inside the block uses the snapshot `setting` (launch.py's
+    save:<dir> or load:<dir>); its env is as before after the block."""
+    before = wrangler.env
+    wrangler.env = {**before, SNAPSHOT: setting}
+    try:
+        yield
+    finally:
+        wrangler.env = before
+
+
+def snapshot_file(folder: Path) -> Path:
+    """Where workerd saves the snapshot of a save:<folder>, and loads it from."""
+    return folder / SNAPSHOT_FILE
 
 
 def migrated_d1(env: Mapping[str, str]) -> Path:

@@ -6,7 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from .targets import ratio
+from .targets import BARE, ratio
 
 SYSTEMS = {
     "http": "agent-sessions, HTTP (workerd)",
@@ -16,7 +16,7 @@ SYSTEMS = {
     "peer": "agents AIChatAgent (workerd)",
     "cpython": "agent-sessions, local server (CPython)",
     "sdk": "the SDK's own SQLiteSession (CPython)",
-    "memory": "the SDK, history in a list: no storage (CPython)",
+    BARE: "the SDK, history in a list: no storage (CPython)",
 }
 OPS = {
     "append": "append a turn (2 x 1 KB)",

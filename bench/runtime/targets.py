@@ -9,6 +9,9 @@ from typing import Any
 Results = dict[str, Any]
 Measure = Callable[[Results], float | None]
 
+BARE = "list"
+"""The system key of the OpenAI turn over a history kept in a list (agents_turn.py)."""
+
 
 def median(results: Results, op: str, history: int, system: str) -> float | None:
     for cell in results["cells"]:
@@ -69,7 +72,7 @@ def session_part(history: int, over: int) -> Measure:
     work grows with the history it is given whatever stores it; the session's should not."""
 
     def part(results: Results, at: int) -> float | None:
-        turn, bare = (median(results, "agents_turn", at, key) for key in ("http", "memory"))
+        turn, bare = (median(results, "agents_turn", at, key) for key in ("http", BARE))
         return None if turn is None or bare is None else turn - bare
 
     return lambda r: ratio(part(r, history), part(r, over))

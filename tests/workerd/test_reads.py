@@ -94,6 +94,7 @@ def test_a_bad_bookmark_is_refused_as_json(any_stack: Stack) -> None:
         assert found["error"]["code"] == "invalid", found
     unknown = stack.rpc("GATEWAY", "search_entries", "default", "x", 5, {"bookmarks": "a"})
     assert unknown["error"]["code"] == "invalid", unknown
+    assert unknown["error"]["details"] == {"fields": ["bookmarks"]}, unknown
 
 
 def test_a_bookmark_of_another_database_still_reads(any_stack: Stack) -> None:

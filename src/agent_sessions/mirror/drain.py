@@ -87,8 +87,8 @@ class MirrorDrain:
 
                 def forget(done: Any = batch, at: int = now, calls: int = calls) -> None:
                     acknowledge(self._sql, done)
-                    sent = (calls, calls * len(done.statements))
-                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered, *sent))
+                    counts = (calls, calls * len(done.statements))  # batches, statements
+                    self._sql.execute(q.RECORD_SUCCESS, (at, at, done.covered, *counts))
 
                 try:
                     self._sql.transaction(forget)

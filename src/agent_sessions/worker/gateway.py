@@ -63,8 +63,8 @@ def tokens_of(spec: str | None) -> TokenTable:
 def mirror_of(env: Any) -> Shards:
     """The mirror's databases. Settings that cannot be used (a shard map that does not parse,
     a bad drain delay or retention) refuse every request (503, saying which): a deployment
-    that cannot place tenants takes no writes its mirror could not deliver. A database the map names
-    but the Worker lacks is refused where it is used (adapters/d1_shards.py)."""
+    that cannot place tenants takes no writes its mirror could not deliver. A database the map
+    names but the Worker lacks is refused where it is used (adapters/d1_shards.py)."""
     try:
         DrainTiming.from_setting(getattr(env, DRAIN_DELAY, None))
         retention_ms(getattr(env, RETENTION, None))
@@ -206,8 +206,9 @@ class Default(WorkerEntrypoint):
         async def call(s: Services) -> Any:
             principal = self._key(tenant, "search")  # validates the tenant id
             given = _options(options, "options")
-            if set(given) - {"bookmark"}:
-                raise InvalidInput("options may have bookmark only", {"fields": sorted(given)})
+            unknown = sorted(set(given) - {"bookmark"})
+            if unknown:
+                raise InvalidInput("options may have bookmark only", {"fields": unknown})
             bookmark = given.get("bookmark")
             return await search_entries(
                 s.index.reader(principal.tenant_id),
