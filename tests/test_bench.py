@@ -190,8 +190,10 @@ def test_the_scale_smoke_run_in_workerd_measures_every_configuration(tmp_path: P
     for r in runs:
         assert r["turns"] > 0
         assert r["d1_entries"] == 2 * r["turns"]
-        assert r["statements_per_turn"] >= 2, "each append ships at least its entry"
-        assert r["batches_per_turn"] > 0
+        # Turns of one session drained together share their statements (coalescing, by
+        # design: with a delay, and under load at once), so a turn may cost less than the two
+        # statements (its session row, its entries) it costs alone; every batch holds one.
+        assert r["statements_per_turn"] >= r["batches_per_turn"] > 0, "the drain counted"
         assert r["d1_bytes_per_turn"] > 1_000
         assert r["drain_lag"]["count"] > 0
         assert r["search_idle"]["count"] == min(5, r["turns"])
