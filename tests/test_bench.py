@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from bench.runtime.coldstart import FIRST
 from bench.runtime.plan import FULL
 from bench.runtime.sampling import p95
 from bench.runtime.targets import check
@@ -106,7 +107,8 @@ def test_runtime_smoke_run_measures_every_system(tmp_path: Path) -> None:
     ops = {cell["op"] for cell in results["cells"]}
     assert ops == {"append", "last", "context", "compacted_context", "agents_turn"}
     for started in ("no_snapshot", "snapshot"):
-        assert set(results["cold_start"][started]) == {"http", "pyfloor", "trivial"}
+        assert set(results["cold_start"][started]) == set(FIRST)
+        assert all(c["n"] == 1 for c in results["cold_start"][started].values())
     in_process = {"sdk", "list"}
     assert set(results["memory"]) == RUNTIME_SYSTEMS - in_process, "the SDK's have no process"
     assert len(results["targets"]) == 10

@@ -13,6 +13,11 @@ Without a snapshot, workerd runs the Worker's top level (imports, the app built,
 requests) before "Ready". A deployed Worker starts instead from the memory snapshot made at
 deploy (scripts/workerd/launch.py: `WORKERD_PYTHON_SNAPSHOT`): each Worker saves one once,
 then each round restarts it from that file, and its first request is timed the same way.
+
+agent-sessions' first request is a create (the one the target counts); two more kinds of
+first request, each from restarts of its own, say where that time goes: a health check (the
+gateway alone, no Durable Object reached) and a resume (the context of a session made
+before the restart: the gateway and the Durable Object, reading).
 """
 
 from __future__ import annotations
@@ -22,7 +27,7 @@ import statistics
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from .loopback import Loopback
 from .processes import START_TIMEOUT_S, TOKEN, Wrangler, snapshot, snapshot_file
@@ -32,17 +37,55 @@ from .sampling import p95
 FirstRequest = Callable[[Loopback], object]
 _FIRSTS = itertools.count()
 """The floor's sessions are named by the caller: a new one for each fresh isolate."""
-FIRST: dict[str, FirstRequest] = {
-    "http": lambda client: client.call("POST", "/v1/sessions", {}),
-    "pyfloor": lambda client: client.call("POST", f"/v1/sessions/first-{next(_FIRSTS)}"),
-    "trivial": lambda client: client.call("GET", "/"),
+_MADE: list[str] = []
+"""The sessions agent-sessions' first requests made, which a resume reads."""
+
+
+def _create(client: Loopback) -> object:
+    made = client.call("POST", "/v1/sessions", {})
+    _MADE.append(made["id"])
+    return made
+
+
+class First(NamedTuple):
+    label: str
+    request: FirstRequest
+
+
+FIRST: dict[str, First] = {
+    "http": First("agent-sessions (create a session)", _create),
+    "http.resume": First(
+        "agent-sessions (resume: a session's context)",
+        lambda client: client.call("GET", f"/v1/sessions/{_MADE[-1]}/context"),
+    ),
+    "http.health": First(
+        "agent-sessions (health check: the gateway alone)",
+        lambda client: client.call("GET", "/healthz"),
+    ),
+    "pyfloor": First(
+        "Python floor (create a session)",
+        lambda client: client.call("POST", f"/v1/sessions/first-{next(_FIRSTS)}"),
+    ),
+    "trivial": First("trivial Python Worker", lambda client: client.call("GET", "/")),
 }
+"""Each kind of first request; a kind named `worker.what` is another first request of the
+Worker `worker`, measured on restarts only (a run's own start serves the Worker's first
+kind)."""
 
 
-def _first(wrangler: Wrangler, key: str) -> float:
+def worker_of(kind: str) -> str:
+    return kind.partition(".")[0]
+
+
+def _kinds(workers: Mapping[str, Wrangler]) -> list[str]:
+    """The kinds of the Workers given, each Worker's kinds together, its own first."""
+    return [kind for key in workers for kind in FIRST if worker_of(kind) == key]
+
+
+def _first(wrangler: Wrangler, kind: str) -> float:
     client = Loopback(wrangler.base, {"authorization": f"Bearer {TOKEN}"})
     started = time.monotonic()
-    FIRST[key](client)
+    FIRST[kind].request(client)
     client.close()
     return (time.monotonic() - started) * 1000
 
@@ -87,11 +130,12 @@ def _save_snapshot(wrangler: Wrangler) -> Path:
 def _from_snapshots(workers: Mapping[str, Wrangler], reps: int) -> dict[str, Any]:
     """`reps` restarts of each Worker from its own snapshot; each is left running without."""
     folders = {key: _save_snapshot(wrangler) for key, wrangler in workers.items()}
-    runs: dict[str, list[dict[str, float]]] = {key: [] for key in workers}
+    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in _kinds(workers)}
     for _ in range(reps):
-        for key, wrangler in workers.items():
-            with snapshot(wrangler, f"load:{folders[key]}"):
-                runs[key].append(_restart(wrangler, key))
+        for kind, kind_runs in runs.items():
+            wrangler = workers[worker_of(kind)]
+            with snapshot(wrangler, f"load:{folders[worker_of(kind)]}"):
+                kind_runs.append(_restart(wrangler, kind))
     for wrangler in workers.values():
         wrangler.stop()
         wrangler.start()
@@ -115,13 +159,15 @@ def _summary(runs: list[dict[str, float]]) -> dict[str, Any]:
 def run_cold(workers: Mapping[str, Wrangler], reps: int) -> dict[str, Any]:
     """`workers`: "http", "pyfloor" and "trivial", started and idle, never asked anything
     yet. They are left running without a snapshot (restarted ones too); their workerd
-    processes change with each restart. {"no_snapshot": {key: summary}, "snapshot": ...}."""
-    runs: dict[str, list[dict[str, float]]] = {
-        key: [{"first_request_ms": _first(wrangler, key)}] for key, wrangler in workers.items()
-    }
-    for _ in range(reps - 1):
-        for key, wrangler in workers.items():
-            runs[key].append(_restart(wrangler, key))
+    processes change with each restart. {"no_snapshot": {kind: summary}, "snapshot": ...},
+    `reps` first requests of each kind both ways."""
+    runs: dict[str, list[dict[str, float]]] = {kind: [] for kind in _kinds(workers)}
+    for key, wrangler in workers.items():
+        runs[key].append({"first_request_ms": _first(wrangler, key)})
+    for _ in range(reps):
+        for kind, kind_runs in runs.items():
+            if len(kind_runs) < reps:
+                kind_runs.append(_restart(workers[worker_of(kind)], kind))
     progress("fresh isolates done")
     restored = _from_snapshots(workers, reps)
     progress("fresh isolates restored from snapshots done")

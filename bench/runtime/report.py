@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from .coldstart import FIRST
 from .targets import BARE, ratio
 
 SYSTEMS = {
@@ -71,13 +72,6 @@ def _ratio(cell: dict[str, Any], top: str, bottom: str) -> str:
     return "—" if value is None else f"{value:.1f}x"
 
 
-COLD = {
-    "http": "agent-sessions (create a session)",
-    "pyfloor": "Python floor (create a session)",
-    "trivial": "trivial Python Worker",
-}
-
-
 COLD_MODES = {"no_snapshot": "no snapshot", "snapshot": "restored from its snapshot"}
 
 
@@ -87,13 +81,13 @@ def _cold_table(cold: dict[str, Any] | None) -> list[str]:
     lines = ["", "| fresh isolate | first request ms, median / p95 | start to Ready s |"]
     lines.append("|---|---|---|")
     for mode, started in COLD_MODES.items():
-        for key, label in COLD.items():
-            if key not in cold.get(mode, {}):
+        for kind, first in FIRST.items():
+            if kind not in cold.get(mode, {}):
                 continue
-            c = cold[mode][key]
-            first = f"{_ms(c['median_ms'])} / {_ms(c['p95_ms'])}"
+            c = cold[mode][kind]
+            ms = f"{_ms(c['median_ms'])} / {_ms(c['p95_ms'])}"
             start = "—" if c["start_median_s"] is None else f"{c['start_median_s']:.1f}"
-            lines.append(f"| {label}, {started} | {first} | {start} |")
+            lines.append(f"| {first.label}, {started} | {ms} | {start} |")
     return lines
 
 
