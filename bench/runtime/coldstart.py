@@ -29,6 +29,8 @@ from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from agent_sessions.mirror.limits import FAST_PATH_DELAY_MS
+
 from .loopback import Loopback
 from .processes import START_TIMEOUT_S, TOKEN, Wrangler, snapshot, snapshot_file
 from .progress import progress
@@ -79,12 +81,15 @@ def worker_of(kind: str) -> str:
 
 def _kinds(workers: Mapping[str, Wrangler]) -> list[str]:
     """The kinds of the Workers given, in the order a round restarts them: each Worker's own
-    first, then the other kinds. So the other Workers restart between a create and the next
-    restart of the same Worker, and the alarm the create set (due 2 s later) rings in the
-    create's own isolate: left due in a process stopped sooner, it would ring as the next one
-    starts, running the object's code before that isolate's first request does."""
+    first, then the other kinds, so that the other Workers' restarts fill the wait after a
+    create (`_restart`)."""
     kinds = [kind for kind in FIRST if worker_of(kind) in workers]
     return sorted(kinds, key=lambda kind: "." in kind)
+
+
+_SETTLED_AT: dict[str, float] = {}
+"""When the alarm a Worker's last first request set has rung (time.monotonic), by name."""
+ALARM_MARGIN_S = 1.0
 
 
 def _first(wrangler: Wrangler, kind: str) -> float:
@@ -92,10 +97,16 @@ def _first(wrangler: Wrangler, kind: str) -> float:
     started = time.monotonic()
     FIRST[kind].request(client)
     client.close()
-    return (time.monotonic() - started) * 1000
+    answered = time.monotonic()
+    _SETTLED_AT[wrangler.name] = answered + FAST_PATH_DELAY_MS / 1000 + ALARM_MARGIN_S
+    return (answered - started) * 1000
 
 
 def _restart(wrangler: Wrangler, kind: str) -> dict[str, float]:
+    """A fresh isolate's first request. A write's safety-net alarm rings FAST_PATH_DELAY_MS
+    later; left due in a process stopped sooner, it would ring as the next one starts and run
+    the object's code before that isolate's first request does, so the stop waits for it."""
+    time.sleep(max(0.0, _SETTLED_AT.get(wrangler.name, 0.0) - time.monotonic()))
     wrangler.stop()
     spawned = time.monotonic()
     wrangler.start()
