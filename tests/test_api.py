@@ -12,7 +12,7 @@ import pytest
 from fastapi.testclient import TestClient
 
 from agent_sessions.engine.limits import MAX_ENTRY_BYTES
-from agent_sessions.http.app import MAX_REQUEST_BYTES
+from agent_sessions.http.body import MAX_REQUEST_BYTES
 from agent_sessions.local.server import local_app
 
 from .refusals import NDJSON

@@ -24,7 +24,7 @@ from openai.types.responses import ResponseOutputMessage, ResponseOutputText
 from agent_sessions.client import AsyncClient, Client
 from agent_sessions.client.transport import ApiError, Call
 from agent_sessions.engine.limits import MAX_APPEND_BYTES
-from agent_sessions.http.app import MAX_REQUEST_BYTES
+from agent_sessions.http.body import MAX_REQUEST_BYTES
 from agent_sessions.integrations.openai_agents import AgentSessionsSession
 from agent_sessions.integrations.openai_agents.batches import MAX_BODY_BYTES, stored_bytes
 from agent_sessions.integrations.openai_agents.items import to_entry

@@ -4,11 +4,12 @@ event loop, and answer what they are meant to, a health check and a refused writ
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 import pytest
 
 from agent_sessions.engine.errors import NotFound
-from agent_sessions.http import warm
+from agent_sessions.http import turn_writes, warm
 from agent_sessions.http.app import create_app
 from agent_sessions.service.auth import TokenTable
 from agent_sessions.service.services import Services
@@ -31,6 +32,27 @@ def test_the_warm_up_completes_without_an_event_loop() -> None:
     app = create_app(lambda _request: services)
     warm.warm(app, warm.requests(TOKEN))  # raises unless each answers its status
     assert reached == ["create_session", "append", "read_context"]
+
+
+def test_the_shortcut_warms_the_turn_s_writes() -> None:
+    """The Worker asks http/turn_writes.py before its app: the warm-up runs it too, and it
+    answers the create and the append (and declines the rest, which are the app's)."""
+    reached: list[str] = []
+
+    async def texts(_key: object, operation: str, _args: object) -> str:
+        reached.append(operation)
+        return "{}"
+
+    tokens = TokenTable.parse(f"{TOKEN}=warm")
+    services = Services(Sessions(None, texts), None, tokens)  # type: ignore[arg-type]
+
+    def shortcut(method: str, path: str, header: Any, body: bytes) -> Any:
+        return turn_writes.answer(method, path, header, body, lambda: services)
+
+    warm.warm_shortcut(shortcut, warm.requests(TOKEN))
+    assert reached == ["create_session", "append"]
+    with pytest.raises(warm.WarmUpFailed, match="answered none"):
+        warm.warm_shortcut(shortcut, warm.requests("another-token-0123456789"))
 
 
 def test_a_request_that_answers_another_status_stops_the_warm_up() -> None:

@@ -1,8 +1,9 @@
-"""The D1 mirror in real workerd: the fast path (the drain handed to `waitUntil` right
-after a write) delivers without waiting for the alarm; with D1 failing, the write still
-succeeds and real alarms, firing on their own, retry until D1 has every row; and another
-Worker (examples/consumer-worker) reads the result with plain SQL. Each test runs on a stack
-with one D1 database and on one with two (the tenant's rows in its own: `stack.shard_of`)."""
+"""The D1 mirror in real workerd: the fast path (the drain handed to `waitUntil` after a write,
+FAST_PATH_WINDOW_MS later) delivers without waiting for the alarm; with D1 failing, the
+write still succeeds and real alarms, firing on their own, retry until D1 has every row; and
+another Worker (examples/consumer-worker) reads the result with plain SQL. Each test runs on
+a stack with one D1 database and on one with two (the tenant's rows in its own:
+`stack.shard_of`)."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from collections.abc import Iterator
 import pytest
 
 from agent_sessions.engine.ddl import ENTRY_COLUMNS
-from agent_sessions.mirror.limits import FAST_PATH_DELAY_MS
+from agent_sessions.mirror.limits import FAST_PATH_DELAY_MS, FAST_PATH_WINDOW_MS
 
 from .stack import Stack
 
@@ -32,14 +33,17 @@ def test_the_fast_path_delivers_before_the_safety_alarm(stack: Stack) -> None:
         "POST", "/v1/sessions/fast/entries", {"entries": [{"type": "message", "content": "now"}]}
     )
     assert status == 201, written
-    written_at = stack.http("GET", "/v1/sessions/fast")[1]["updated_at"]
+    session = stack.http("GET", "/v1/sessions/fast")[1]
     status_after = stack.wait_for(
         "delivery", lambda: (s := mirror(stack, "fast"))["pending"] == 0 and s
     )
     assert (status_after["attempts"], status_after["last_error"]) == (0, None), status_after
-    assert status_after["last_success_at"] - written_at < FAST_PATH_DELAY_MS, (
+    assert status_after["last_success_at"] - session["updated_at"] < FAST_PATH_DELAY_MS, (
         "delivered by the waitUntil drain, not by the alarm set for "
         f"{FAST_PATH_DELAY_MS} ms after the write: {status_after}"
+    )
+    assert status_after["last_success_at"] - session["created_at"] >= FAST_PATH_WINDOW_MS, (
+        f"the drain waits {FAST_PATH_WINDOW_MS} ms after the first write: {status_after}"
     )
     rows = stack.d1(
         f"SELECT {', '.join(ENTRY_COLUMNS)} FROM session_entries "

@@ -71,6 +71,12 @@ def test_a_moving_tenant_is_copied_into_its_new_database(shards_stack: Stack) ->
         stack.rpc("GATEWAY", "create_session", "mover", {"id": sid, "user_id": "m"})
         turn = [{"type": "message", "content": f"entry {i}"} for i in range(n + 1)]
         assert "ok" in stack.rpc("GATEWAY", "append", "mover", sid, turn, None, None)
+        stack.wait_for(  # the session is in both databases before DB_2 loses it
+            f"{sid} delivered",
+            lambda sid=sid: (
+                stack.rpc("GATEWAY", "mirror_status", "mover", sid)["ok"]["pending"] == 0
+            ),
+        )
     stack.d1("DELETE FROM session_entries WHERE tenant_id = 'mover'", binding="DB_2")
     stack.d1("DELETE FROM sessions WHERE tenant_id = 'mover'", binding="DB_2")  # as if older
     page, cursor = stack.rpc("GATEWAY", "copy_tenant", "mover", None)["ok"], None

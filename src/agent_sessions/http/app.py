@@ -11,15 +11,12 @@ from fastapi.telemetry import TelemetryConfig
 
 from .. import __version__
 from ..console import PAGE
-from ..engine.limits import MAX_APPEND_BYTES, MAX_DATA_BYTES
 from ..service.services import Services
 from ..wire import ErrorBody
-from .body import BodyGuard
+from .body import MAX_REQUEST_BYTES, BodyGuard
 from .errors import install_error_handlers
 from .routes import router
-
-MAX_REQUEST_BYTES = max(MAX_APPEND_BYTES, MAX_DATA_BYTES) * 2
-"""Room for JSON escaping around the largest accepted payload; the engine checks exact sizes."""
+from .turn_writes import TurnWrites
 
 Resolver = Callable[[Request], Services]
 
@@ -50,12 +47,15 @@ def create_app(
     health: Callable[[], dict[str, Any]] | None = None,
     lifespan: Any = None,
     body_timeout: float | None = None,
+    turn_writes: bool = False,
 ) -> FastAPI:
     """`resolve` gives each request its `Services`. `health` reports, where the host can see
-    every session (local mode), whether all is well (`ok`: no alarm failing), the mirror
-    across sessions and the failing alarms; in the Worker each session's DO reports its own
-    (`GET /v1/sessions/{id}/mirror`). `body_timeout` bounds how long a request body may take
-    to arrive (http/body.py)."""
+        every session (local mode), whether all is well (`ok`: no alarm failing), the mirror
+        across sessions and the failing alarms; in the Worker each session's DO reports its own
+        (`GET /v1/sessions/{id}/mirror`). `body_timeout` bounds how long a request body may take
+        to arrive (http/body.py). `turn_writes`: creates and appends answered before FastAPI's
+    routing (http/turn_writes.py), for a host that does not ask it first itself (the Worker
+    does, before its bridge)."""
     app = FastAPI(
         title="agent-sessions",
         version=__version__,
@@ -66,6 +66,8 @@ def create_app(
     )
     app.state.resolve = resolve
     install_error_handlers(app)
+    if turn_writes:
+        app.add_middleware(TurnWrites)  # inside the body guard, added after it
     app.add_middleware(BodyGuard, limit=MAX_REQUEST_BYTES, timeout=body_timeout)
     app.include_router(router)
 

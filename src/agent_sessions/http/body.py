@@ -15,8 +15,11 @@ import time
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..engine.depth import text_too_deep
-from ..engine.limits import BODY_DEPTH, MAX_JSON_DEPTH
+from ..engine.limits import BODY_DEPTH, MAX_APPEND_BYTES, MAX_DATA_BYTES, MAX_JSON_DEPTH
 from .errors import error_response
+
+MAX_REQUEST_BYTES = max(MAX_APPEND_BYTES, MAX_DATA_BYTES) * 2
+"""Room for JSON escaping around the largest accepted payload; the engine checks exact sizes."""
 
 
 def is_json(content_type: bytes | None) -> bool:

@@ -94,9 +94,14 @@ async def _http_error(request: Request, exc: Exception) -> JSONResponse:
     return response
 
 
-async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+def internal_error(exc: BaseException) -> JSONResponse:
+    """A fault of the service: logged, and answered saying nothing of what it was."""
     log.exception("internal error", exc_info=exc)
     return error_response(500, "internal", "internal error")
+
+
+async def _internal_error(_: Request, exc: Exception) -> JSONResponse:
+    return internal_error(exc)
 
 
 def install_error_handlers(app: FastAPI) -> None:

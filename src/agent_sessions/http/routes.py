@@ -12,14 +12,14 @@ from fastapi import APIRouter, Depends, Header, Path, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ..engine import SessionKey
-from ..engine.errors import Forbidden, Unauthorized
+from ..engine.errors import Forbidden
 from ..engine.large import READ_MODES
 from ..engine.limits import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from ..engine.rules import ENTRY_TYPES, ORDERS
 from ..engine.snapshot import compress
 from ..engine.values import ID_PATTERN, MAX_SAFE_INT, new_id
 from ..mirror.reads import BOOKMARK_PATTERN, CONSTRAINTS, HEADER
-from ..service.auth import OPEN, Principal
+from ..service.auth import Principal, authenticate
 from ..service.fork import fork_session
 from ..service.listing import MAX_CURSOR_LENGTH, list_sessions
 from ..service.search import MAX_HITS, search_entries
@@ -64,6 +64,20 @@ class JsonText(Response):
     media_type = "application/json"
 
 
+def create_call(body: SessionCreate, tenant: str) -> tuple[SessionKey, dict[str, Any]]:
+    """The create's key and fields: the id given, or a new one."""
+    return SessionKey(tenant, body.id or new_id()), body.model_dump(
+        exclude={"id"}, exclude_unset=True
+    )
+
+
+def append_args(body: AppendRequest) -> tuple[Any, ...]:
+    """The append's arguments: the entries as given, the expected version, the writer."""
+    entries = [e.model_dump(exclude_none=True) for e in body.entries]
+    writer = body.writer.model_dump() if body.writer else None
+    return entries, body.expected_version, writer
+
+
 router = APIRouter(prefix="/v1")
 
 
@@ -96,17 +110,7 @@ ServicesDep = Annotated[Services, Depends(services_of)]
 
 
 async def principal_of(request: Request, services: ServicesDep) -> Principal:
-    if services.tokens is None:
-        return OPEN
-    scheme, _, token = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
-        raise Unauthorized("send Authorization: Bearer <token>")
-    if not services.tokens:
-        raise Unauthorized("this service has no tokens configured (AGENT_SESSIONS_TOKENS)")
-    principal = services.tokens.lookup(token.strip())
-    if principal is None:
-        raise Unauthorized("the token is not valid")
-    return principal
+    return authenticate(services.tokens, request.headers.get("authorization", ""))
 
 
 async def writer_of(principal: Annotated[Principal, Depends(principal_of)]) -> Principal:
@@ -155,8 +159,7 @@ def _answer_bookmark(response: Response, page: dict[str, Any]) -> dict[str, Any]
 
 @router.post("/sessions", status_code=201, response_model=Session, tags=["sessions"])
 async def create_session(body: SessionCreate, who: WriterDep, services: ServicesDep) -> Any:
-    fields = body.model_dump(exclude={"id"}, exclude_unset=True)
-    key = SessionKey(who.tenant, body.id or new_id())
+    key, fields = create_call(body, who.tenant)
     return JsonText(await services.sessions.text("create_session", key, fields), 201)
 
 
@@ -300,10 +303,7 @@ async def load_data(key: ReadKey, services: ServicesDep) -> Any:
     tags=["entries"],
 )
 async def append_entries(body: AppendRequest, key: WriteKey, services: ServicesDep) -> Any:
-    entries = [e.model_dump(exclude_none=True) for e in body.entries]
-    writer = body.writer.model_dump() if body.writer else None
-    args = (entries, body.expected_version, writer)
-    return JsonText(await services.sessions.text("append", key, *args), 201)
+    return JsonText(await services.sessions.text("append", key, *append_args(body)), 201)
 
 
 @router.post("/sessions/{session_id}/writer", response_model=Writer, tags=["entries"])

@@ -16,7 +16,7 @@ complete is an error, not a silent skip: tests/test_warm.py holds them to their 
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Coroutine, Mapping, Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message
@@ -61,13 +61,18 @@ def run(
         sent.append(message)
 
     scope = _scope(app, method, path, headers or {}) | dict(extra or {})
-    step = app(scope, receive, send)
+    _step(app(scope, receive, send), f"{method} {path}")
+    return int(sent[0]["status"])
+
+
+def _step(work: Coroutine[Any, Any, Any], what: str) -> Any:
+    """`work` run to its end without an event loop; its result."""
     try:
-        step.send(None)
-    except StopIteration:
-        return int(sent[0]["status"])
-    step.close()
-    raise NotSynchronous(f"{method} {path} awaited something: it cannot warm the app")
+        work.send(None)
+    except StopIteration as done:
+        return done.value
+    work.close()
+    raise NotSynchronous(f"{what} awaited something: it cannot warm the app")
 
 
 TURN = b'{"entries": [{"type": "message", "role": "user", "content": "warm"}]}'
@@ -101,5 +106,26 @@ def warm(app: ASGIApp, requests: Sequence[Request], **extra: Any) -> None:
     scope (the Worker's requests carry `env`)."""
     for method, path, headers, body, expected in requests:
         status = run(app, method, path, headers, body, extra)
-        if status != expected:
-            raise WarmUpFailed(f"warm-up {method} {path} answered {status}, not {expected}")
+        _check(method, path, status, expected)
+
+
+def _check(method: str, path: str, status: int, expected: int) -> None:
+    if status != expected:
+        raise WarmUpFailed(f"warm-up {method} {path} answered {status}, not {expected}")
+
+
+Shortcut = Callable[[str, str, Callable[[str], str | None], bytes], Coroutine[Any, Any, Any]]
+"""(method, path, a header by name, body) to a Starlette response, or None: declined."""
+
+
+def warm_shortcut(shortcut: Shortcut, requests: Sequence[Request]) -> None:
+    """`requests` through a shortcut a host asks before its app (http/turn_writes.py), which
+    must answer at least one of them, each with its status."""
+    answered = 0
+    for method, path, headers, body, expected in requests:
+        response = _step(shortcut(method, path, headers.get, body), f"{method} {path}")
+        if response is not None:
+            _check(method, path, response.status_code, expected)
+            answered += 1
+    if not answered:
+        raise WarmUpFailed("the shortcut answered none of the warm-up requests")

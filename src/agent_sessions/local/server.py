@@ -56,7 +56,11 @@ def local_app(
             store.close()
 
     app = create_app(
-        lambda _request: services, store.health, lifespan=lifespan, body_timeout=body_timeout
+        lambda _request: services,
+        store.health,
+        lifespan=lifespan,
+        body_timeout=body_timeout,
+        turn_writes=True,
     )
     if tokens is None:
         app.add_middleware(NoAuthGuard, bound_host=host)

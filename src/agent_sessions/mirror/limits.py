@@ -19,6 +19,13 @@ OUTBOX_PAGE = 200
 BACKOFF_BASE_MS = 1_000
 BACKOFF_CAP_MS = 5 * 60_000
 FAST_PATH_DELAY_MS = 2_000
-"""The alarm set after a write, as a safety net behind the immediate (waitUntil) drain."""
+"""The alarm set after a write, as a safety net behind the fast path's drain."""
+FAST_PATH_WINDOW_MS = 50
+"""How long the Durable Object's fast-path drain waits after the write that asks for it, in
+memory (no alarm), with the writes until then riding along: a turn's writes (a create, its
+appends) leave in one batch, and the drain starts after the answer the write is part of has
+left, where the gateway shares the object's isolate (wrangler dev always, and a deployment
+wherever both run in one place). Local mode drains at once: it shares nothing, and its
+listings then show a write as soon as it is answered."""
 MAX_DRAIN_DELAY_MS = 60_000
 """The longest MIRROR_DRAIN_DELAY_MS: D1 lags by that much at most while healthy."""

@@ -1,12 +1,13 @@
 """When a write's mirror work leaves for D1: at once, or after a short window.
 
-At once (the default, MIRROR_DRAIN_DELAY_MS empty or 0) a write drains right away in the
-background and its alarm waits 2 s behind as the safety net: D1 has the turn one batch round
-trip later, at about two D1 statements and one batch per write. With a delay of N ms a write
-only sets the alarm N ms ahead (or leaves an earlier one), so every write of a burst on the
-session within the window (an agent's tool call, its result, the answer) drains in the same
-alarm, as one batch: fewer D1 statements and batches, for N ms more lag. Both Worker shells
-(the Durable Object, local mode) ask this one rule.
+At once (the default, MIRROR_DRAIN_DELAY_MS empty or 0) a write drains in the background
+right away (the Durable Object FAST_PATH_WINDOW_MS later, with the writes in between: see
+mirror/limits.py) and its alarm waits 2 s behind as the safety net: D1 has the turn one
+batch round trip later, at about two D1 statements and one batch per write or burst. With a
+delay of N ms a write only sets the alarm N ms ahead (or leaves an earlier one), so every
+write of a burst on the session within the window (an agent's tool call, its result, the
+answer) drains in the same alarm, as one batch: fewer D1 statements and batches, for N ms
+more lag. Both Worker shells (the Durable Object, local mode) ask this one rule.
 """
 
 from __future__ import annotations

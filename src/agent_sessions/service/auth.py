@@ -12,6 +12,7 @@ import hmac
 import re
 from dataclasses import dataclass
 
+from ..engine.errors import Unauthorized
 from ..engine.values import ID_PATTERN
 
 TOKENS_VARIABLE = "AGENT_SESSIONS_TOKENS"
@@ -71,3 +72,19 @@ class TokenTable:
             if hmac.compare_digest(token, candidate):
                 found = principal
         return found
+
+
+def authenticate(tokens: TokenTable | None, authorization: str) -> Principal:
+    """Who presents `authorization` (an Authorization header's value, "" when absent); no
+    table (`None`) is auth turned off. Unauthorized, saying what to send, when nobody."""
+    if tokens is None:
+        return OPEN
+    scheme, _, token = authorization.partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise Unauthorized("send Authorization: Bearer <token>")
+    if not tokens:
+        raise Unauthorized("this service has no tokens configured (AGENT_SESSIONS_TOKENS)")
+    principal = tokens.lookup(token.strip())
+    if principal is None:
+        raise Unauthorized("the token is not valid")
+    return principal

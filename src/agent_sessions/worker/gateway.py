@@ -36,7 +36,7 @@ from ..engine.errors import Misconfigured
 from ..engine.limits import DEFAULT_PAGE_SIZE
 from ..engine.operations import OPERATIONS, Operation
 from ..engine.values import new_id
-from ..http import warm
+from ..http import turn_writes, warm
 from ..http.app import create_app
 from ..mirror.retention import SETTING as RETENTION
 from ..mirror.retention import retention_ms, sweep
@@ -109,6 +109,12 @@ stand-in for the sessions, and no binding."""
 
 
 warm.warm(HTTP_APP, warm.requests(WARM_UP_TOKEN), env=WARM_UP_ENV)
+warm.warm_shortcut(
+    lambda method, path, header, body: turn_writes.answer(
+        method, path, header, body, lambda: services_of(WARM_UP_ENV)
+    ),
+    warm.requests(WARM_UP_TOKEN),
+)
 
 
 def _options(value: Any, what: str) -> dict[str, Any]:
@@ -122,7 +128,14 @@ def _options(value: Any, what: str) -> dict[str, Any]:
 
 class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Any:
-        return await http_bridge.fetch(HTTP_APP, request, self.env, self.ctx)
+        """A turn's write goes straight to its operation where it surely may; every other
+        request, and every one it declines, through the app (http/turn_writes.py)."""
+        return await http_bridge.fetch(HTTP_APP, request, self.env, self.ctx, self._turn_write)
+
+    def _turn_write(
+        self, method: str, path: str, header: Callable[[str], str | None], body: bytes
+    ) -> Awaitable[Any]:
+        return turn_writes.answer(method, path, header, body, lambda: services_of(self.env))
 
     async def scheduled(self, controller: Any, *_: Any) -> None:
         """The cron (wrangler.toml `[triggers]`): D1's retention sweep over every database

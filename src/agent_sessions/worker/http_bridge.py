@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
@@ -33,8 +33,12 @@ NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
 """Statuses whose response must have no body (the Fetch spec)."""
 
 
-def _scope(request: Any, env: Any) -> dict[str, Any]:
-    url = URL.new(request.url)
+Shortcut = Callable[[str, str, Callable[[str], str | None], bytes], Awaitable[Any]]
+"""Asked before the app: (method, path, a header by name, body) to a Starlette `Response`, or
+None for the app to answer (http/turn_writes.py `answer`)."""
+
+
+def _scope(request: Any, url: Any, path: str, env: Any) -> dict[str, Any]:
     raw_headers = json.loads(JSON.stringify(Object.fromEntries(request.headers.entries())))
     return {
         "type": "http",
@@ -42,7 +46,7 @@ def _scope(request: Any, env: Any) -> dict[str, Any]:
         "http_version": "1.1",
         "method": request.method,
         "scheme": url.protocol.removesuffix(":"),
-        "path": unquote(url.pathname),
+        "path": path,
         "raw_path": url.pathname.encode(),
         "query_string": url.search.removeprefix("?").encode(),
         "headers": [(k.lower().encode(), v.encode()) for k, v in raw_headers.items()],
@@ -61,6 +65,14 @@ def _view(chunk: bytes) -> Iterator[Any]:
         yield buffer.data
     finally:
         buffer.release()
+
+
+def _response(status: int, headers: list[tuple[str, str]], content: bytes) -> Any:
+    """A JavaScript `Response` of a whole answer."""
+    if status in NULL_BODY_STATUSES:
+        return Response.new(None, status=status, headers=headers)
+    with _view(content) as view:  # copied once, by the Response
+        return Response.new(view, status=status, headers=headers)
 
 
 class _Exchange:
@@ -89,11 +101,7 @@ class _Exchange:
             return
         chunk, more = message.get("body", b""), message.get("more_body", False)
         if self._writer is None and not more:
-            if self._start["status"] in NULL_BODY_STATUSES:
-                self.answer.set_result(Response.new(None, **self._start))
-            else:
-                with _view(chunk) as content:  # copied once, by the Response
-                    self.answer.set_result(Response.new(content, **self._start))
+            self.answer.set_result(_response(self._start["status"], self._start["headers"], chunk))
             self._finished.set()
             return
         if self._writer is None:
@@ -120,13 +128,22 @@ class _Exchange:
         return False
 
 
-async def fetch(app: Any, request: Any, env: Any, ctx: Any) -> Any:
+async def fetch(
+    app: Any, request: Any, env: Any, ctx: Any, shortcut: Shortcut | None = None
+) -> Any:
     """`app`'s answer to `request` (the SDK's `Request`), `env` in the scope as the SDK puts
-    it (`request.scope["env"]`)."""
+    it (`request.scope["env"]`); `shortcut`'s, where it gives one."""
     js_request = request.js_object
     body = b"" if js_request.body is None else (await js_request.arrayBuffer()).to_bytes()
+    url = URL.new(js_request.url)
+    path = unquote(url.pathname)
+    if shortcut is not None:
+        answered = await shortcut(js_request.method, path, js_request.headers.get, body)
+        if answered is not None:
+            headers = [(k.decode(), v.decode()) for k, v in answered.raw_headers]
+            return _response(answered.status_code, headers, answered.body)
     exchange = _Exchange(body)
-    scope = _scope(js_request, env)
+    scope = _scope(js_request, url, path, env)
 
     async def run() -> None:
         try:

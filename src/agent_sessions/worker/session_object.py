@@ -4,15 +4,16 @@ A thin shell: it runs a `SessionHost` on `ctx.storage.sql` with the D1 mirror, a
 each operation of engine/operations.py as a public RPC method of the same name, with
 positional arguments (tenant_id, session_id, then the operation's, in the table's order).
 After a write it sets the alarm before answering (so the retry is as durable as the write)
-and drains at once in the background (`waitUntil`). The alarm applies the lifecycle policy
-(SESSION_TTL_SECONDS, IDLE_TIMEOUT_SECONDS), archives idle sessions to R2 when an ARCHIVE
-bucket is bound (ARCHIVE_AFTER_SECONDS, ARCHIVE_PREFIX) and drains, then sets itself for the
-earliest time any of them is due again. With SESSION_CHANGES or ENTRY_CHANGES bound (Cloudflare
-Pipelines), the drain also sends every batch to the change log (mirror/changes.py).
-"""
+and drains in the background (`waitUntil`) a moment later (FAST_PATH_WINDOW_MS). The alarm
+applies the lifecycle policy (SESSION_TTL_SECONDS, IDLE_TIMEOUT_SECONDS), archives idle
+sessions to R2 when an ARCHIVE bucket is bound (ARCHIVE_AFTER_SECONDS, ARCHIVE_PREFIX) and
+drains, then sets itself for the earliest time any of them is due again. With
+SESSION_CHANGES or ENTRY_CHANGES bound (Cloudflare Pipelines), the drain also sends every
+batch to the change log (mirror/changes.py)."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -30,6 +31,7 @@ from ..engine.keys import now_ms
 from ..engine.lifecycle import Lifecycle
 from ..engine.operations import OPERATIONS, Operation
 from ..host import DEFAULT_ARCHIVE_PREFIX, SessionHost
+from ..mirror.limits import FAST_PATH_WINDOW_MS
 from ..mirror.shards import MirrorRouter, Unroutable
 from ..mirror.timing import AT_ONCE, DrainTiming
 from ..mirror.timing import SETTING as DRAIN_DELAY
@@ -57,12 +59,21 @@ class SessionObject(DurableObject):
         self._alarm_at: int | None = None
         """The alarm this instance knows it set; None: unknown, ask the storage."""
         self._timing = _timing(getattr(env, DRAIN_DELAY, None))
+        self._drain_waiting = False
+        """A fast-path drain is waiting for its moment: the writes until then ride along."""
 
     async def _after_write(self) -> None:
         ring_by, drain_now = self._timing.after_write(now_ms())
         await self._alarm_no_later_than(ring_by)
-        if drain_now:
-            wait_until(self.ctx, self._drain())
+        if drain_now and not self._drain_waiting:
+            self._drain_waiting = True
+            wait_until(self.ctx, self._drain_soon())
+
+    async def _drain_soon(self) -> None:
+        """The fast path's drain, FAST_PATH_WINDOW_MS after the write that asked for it."""
+        await asyncio.sleep(FAST_PATH_WINDOW_MS / 1000)
+        self._drain_waiting = False  # a write from now on needs a drain after this one
+        await self._drain()
 
     async def _alarm_no_later_than(self, at: int) -> None:
         if self._alarm_at is None:

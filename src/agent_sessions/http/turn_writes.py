@@ -1,0 +1,157 @@
+"""The turn's writes (a session created, entries appended) answered without the framework.
+
+Every turn of an agent makes them, and in workerd the path through the ASGI bridge, Starlette
+and FastAPI's routing, dependencies and body handling costs more than the write's own work,
+most of all in a fresh isolate. Here a request that is surely one of them, with a body that
+surely passes, goes straight to its operation: the same authentication, the same models
+validating the same parsed JSON, the same arguments (routes.py's `create_call` and
+`append_args`, which its routes use) and the same answer, the Durable Object's text.
+
+Anything less than sure is declined (`answer` gives None) before anything is written, and the
+app answers it as it answers every request: a token missing or read-only, a body that is not
+JSON, too large or too deep, one the models refuse, a path or method of any other route. So
+every refusal keeps the app's status, body and order (401 before 422). Engine errors, which
+the app renders from the same exception with the same function, are answered here.
+
+The Worker asks `answer` before its ASGI bridge (worker/gateway.py); the local server through
+`TurnWrites`, inside the body guard, so that the tests of local HTTP run through it as well.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from typing import Any
+
+from pydantic import ValidationError
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from ..engine import SessionError, SessionKey
+from ..engine.depth import text_too_deep
+from ..engine.limits import BODY_DEPTH
+from ..engine.values import ID_PATTERN
+from ..service.auth import authenticate
+from ..service.services import Services
+from ..wire import AppendRequest, SessionCreate
+from .body import MAX_REQUEST_BYTES
+from .errors import error_response, internal_error
+from .routes import JsonText, append_args, create_call
+
+CREATE_PATH = "/v1/sessions"
+APPEND_PATH = re.compile(r"/v1/sessions/([^/]+)/entries")
+_SESSION_ID = re.compile(ID_PATTERN)
+
+
+def _route(method: str, path: str) -> str | None:
+    """The session an append goes to, "" for a create, None for any other request."""
+    if method != "POST":
+        return None
+    if path == CREATE_PATH:
+        return ""
+    found = APPEND_PATH.fullmatch(path)
+    if found is None or not _SESSION_ID.fullmatch(found[1]):
+        return None
+    return found[1]
+
+
+def _json_media(content_type: str | None) -> bool:
+    """Whether FastAPI surely parses the body as JSON: it needs a content type (it is strict)
+    and reads it as `email` does; application/json alone is taken here, other JSON types
+    (+json) go to the app."""
+    return content_type is not None and (
+        content_type.partition(";")[0].strip().lower() == "application/json"
+    )
+
+
+Call = tuple[Services, str, SessionKey, tuple[Any, ...]]
+"""Where an operation goes (the request's services), its name, its key and its arguments."""
+
+
+def _call(
+    method: str,
+    path: str,
+    header: Callable[[str], str | None],
+    body: bytes,
+    services: Callable[[], Services],
+) -> Call | None:
+    """The operation a create or an append asks for, if it surely passes all the app checks
+    before it runs one."""
+    session_id = _route(method, path)
+    if session_id is None or not body or len(body) > MAX_REQUEST_BYTES:
+        return None
+    if not _json_media(header("content-type")):
+        return None
+    try:
+        given = services()
+        who = authenticate(given.tokens, header("authorization") or "")
+        if who.read_only or text_too_deep(body, BODY_DEPTH):
+            return None
+        parsed = json.loads(body)
+        if session_id:
+            args = append_args(AppendRequest.model_validate(parsed))
+            return given, "append", SessionKey(who.tenant, session_id), args
+        key, fields = create_call(SessionCreate.model_validate(parsed), who.tenant)
+    except (SessionError, ValueError, ValidationError):
+        return None  # ValueError: not JSON, or not UTF-8
+    return given, "create_session", key, (fields,)
+
+
+async def answer(
+    method: str,
+    path: str,
+    header: Callable[[str], str | None],
+    body: bytes,
+    services: Callable[[], Services],
+) -> Response | None:
+    """The answer to a create or an append, or None where the app must answer instead.
+    `header` gives a request header by its lower-case name; `services` the request's
+    (raising a SessionError where the deployment cannot serve: then the app says so)."""
+    call = _call(method, path, header, body, services)
+    if call is None:
+        return None
+    given, operation, key, args = call
+    try:
+        return JsonText(await given.sessions.text(operation, key, *args), 201)
+    except SessionError as exc:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+    except Exception as exc:  # the app's answer to a fault of ours, here too
+        return internal_error(exc)
+
+
+class TurnWrites:
+    """`answer` in front of an ASGI app (the local server), behind the body guard, which
+    hands on the body in one piece; a declined request goes on to the app, body and all."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or _route(scope["method"], scope["path"]) is None:
+            await self.app(scope, receive, send)
+            return
+        message = await receive()
+        body = message.get("body", b"")
+        request = Request(scope)
+        answered = await answer(
+            scope["method"],
+            scope["path"],
+            request.headers.get,
+            body,
+            lambda: request.app.state.resolve(request),
+        )
+        if answered is not None:
+            await answered(scope, receive, send)
+            return
+        delivered = False
+
+        async def replay() -> Message:
+            nonlocal delivered
+            if delivered:
+                return await receive()
+            delivered = True
+            return message
+
+        await self.app(scope, replay, send)
