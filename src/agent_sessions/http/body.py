@@ -32,6 +32,21 @@ def is_json(content_type: bytes | None) -> bool:
     )
 
 
+def replay(first: Message, receive: Receive) -> Receive:
+    """A `receive` that gives `first` (the body, already read) and then goes on to
+    `receive` (a disconnect)."""
+    delivered = False
+
+    async def again() -> Message:
+        nonlocal delivered
+        if delivered:
+            return await receive()
+        delivered = True
+        return first
+
+    return again
+
+
 class BodyGuard:
     """Buffer the body (413 over `limit` bytes, before parsing; 408 if it has not all arrived
     `timeout` seconds after the request began), refuse JSON bodies deeper than BODY_DEPTH
@@ -85,16 +100,8 @@ class BodyGuard:
             )
             await refused(scope, receive, send)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return {"type": "http.request", "body": body, "more_body": False}
-
-        await self.app(scope, replay, send)
+        whole: Message = {"type": "http.request", "body": body, "more_body": False}
+        await self.app(scope, replay(whole, receive), send)
 
     @staticmethod
     async def _next(receive: Receive, deadline: float | None) -> Message:

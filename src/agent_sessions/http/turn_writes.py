@@ -27,7 +27,7 @@ from typing import Any
 from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..engine import SessionError, SessionKey
 from ..engine.depth import text_too_deep
@@ -36,7 +36,7 @@ from ..engine.values import ID_PATTERN
 from ..service.auth import authenticate
 from ..service.services import Services
 from ..wire import AppendRequest, SessionCreate
-from .body import MAX_REQUEST_BYTES
+from .body import MAX_REQUEST_BYTES, replay
 from .errors import error_response, internal_error
 from .routes import JsonText, append_args, create_call
 
@@ -145,13 +145,4 @@ class TurnWrites:
         if answered is not None:
             await answered(scope, receive, send)
             return
-        delivered = False
-
-        async def replay() -> Message:
-            nonlocal delivered
-            if delivered:
-                return await receive()
-            delivered = True
-            return message
-
-        await self.app(scope, replay, send)
+        await self.app(scope, replay(message, receive), send)
