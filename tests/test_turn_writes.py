@@ -258,6 +258,24 @@ def test_settings_that_cannot_serve_are_the_app_s_to_answer() -> None:
     assert answered is None
 
 
+def test_a_fault_is_the_app_s_500_saying_nothing_inside(caplog: pytest.LogCaptureFixture) -> None:
+    """As the app's catch-all answers one (http/errors.py), logged, never a bare failure."""
+
+    class Broken:
+        async def text(self, *_: Any) -> str:
+            raise RuntimeError("the transport broke")
+
+    services = SimpleNamespace(tokens=TokenTable.parse(TOKENS), sessions=Broken())
+    body = _json({"id": "a"})
+    answered = asyncio.run(turn_writes.answer("POST", CREATE, _as().get, body, lambda: services))
+    assert answered is not None
+    assert answered.status_code == 500
+    assert json.loads(answered.body) == {
+        "error": {"code": "internal", "message": "internal error", "details": None}
+    }
+    assert "the transport broke" in caplog.text
+
+
 def test_a_create_without_an_id_gets_a_new_one(apps: tuple[TestClient, TestClient]) -> None:
     shortcut, _ = apps
     made = [shortcut.post(CREATE, content=b"{}", headers=_as()) for _ in range(2)]

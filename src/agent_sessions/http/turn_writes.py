@@ -109,11 +109,11 @@ async def answer(
     """The answer to a create or an append, or None where the app must answer instead.
     `header` gives a request header by its lower-case name; `services` the request's
     (raising a SessionError where the deployment cannot serve: then the app says so)."""
-    call = _call(method, path, header, body, services)
-    if call is None:
-        return None
-    given, operation, key, args = call
     try:
+        call = _call(method, path, header, body, services)
+        if call is None:
+            return None
+        given, operation, key, args = call
         return JsonText(await given.sessions.text(operation, key, *args), 201)
     except SessionError as exc:
         return error_response(exc.status, exc.code, exc.message, exc.details)

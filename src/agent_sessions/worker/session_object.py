@@ -71,8 +71,10 @@ class SessionObject(DurableObject):
 
     async def _drain_soon(self) -> None:
         """The fast path's drain, FAST_PATH_WINDOW_MS after the write that asked for it."""
-        await asyncio.sleep(FAST_PATH_WINDOW_MS / 1000)
-        self._drain_waiting = False  # a write from now on needs a drain after this one
+        try:
+            await asyncio.sleep(FAST_PATH_WINDOW_MS / 1000)
+        finally:  # a write from now on needs a drain after this one (cancelled: the alarm's)
+            self._drain_waiting = False
         await self._drain()
 
     async def _alarm_no_later_than(self, at: int) -> None:
