@@ -4,7 +4,6 @@ event loop, and answer what they are meant to, a health check and a refused writ
 from __future__ import annotations
 
 import asyncio
-from typing import Any
 
 import pytest
 
@@ -46,9 +45,7 @@ def test_the_shortcut_warms_the_turn_s_writes() -> None:
     tokens = TokenTable.parse(f"{TOKEN}=warm")
     services = Services(Sessions(None, texts), None, tokens)  # type: ignore[arg-type]
 
-    def shortcut(method: str, path: str, header: Any, body: bytes) -> Any:
-        return turn_writes.answer(method, path, header, body, lambda: services)
-
+    shortcut = turn_writes.shortcut(lambda: services)
     warm.warm_shortcut(shortcut, warm.requests(TOKEN))
     assert reached == ["create_session", "append"]
     with pytest.raises(warm.WarmUpFailed, match="answered none"):

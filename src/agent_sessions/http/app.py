@@ -50,10 +50,10 @@ def create_app(
     turn_writes: bool = False,
 ) -> FastAPI:
     """`resolve` gives each request its `Services`. `health` reports, where the host can see
-        every session (local mode), whether all is well (`ok`: no alarm failing), the mirror
-        across sessions and the failing alarms; in the Worker each session's DO reports its own
-        (`GET /v1/sessions/{id}/mirror`). `body_timeout` bounds how long a request body may take
-        to arrive (http/body.py). `turn_writes`: creates and appends answered before FastAPI's
+    every session (local mode), whether all is well (`ok`: no alarm failing), the mirror
+    across sessions and the failing alarms; in the Worker each session's DO reports its own
+    (`GET /v1/sessions/{id}/mirror`). `body_timeout` bounds how long a request body may take
+    to arrive (http/body.py). `turn_writes`: creates and appends answered before FastAPI's
     routing (http/turn_writes.py), for a host that does not ask it first itself (the Worker
     does, before its bridge)."""
     app = FastAPI(

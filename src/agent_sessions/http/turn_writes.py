@@ -21,7 +21,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
@@ -119,6 +120,16 @@ async def answer(
         return error_response(exc.status, exc.code, exc.message, exc.details)
     except Exception as exc:  # the app's answer to a fault of ours, here too
         return internal_error(exc)
+
+
+Shortcut = Callable[[str, str, Callable[[str], str | None], bytes], Coroutine[Any, Any, Any]]
+"""`answer` bound to a host's services: (method, path, a header by its lower-case name, body)
+to a Starlette response, or None where the app must answer."""
+
+
+def shortcut(services: Callable[[], Services]) -> Shortcut:
+    """`answer` for a host whose requests' services `services` gives."""
+    return partial(answer, services=services)
 
 
 class TurnWrites:

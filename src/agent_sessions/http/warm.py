@@ -16,10 +16,12 @@ complete is an error, not a silent skip: tests/test_warm.py holds them to their 
 
 from __future__ import annotations
 
-from collections.abc import Callable, Coroutine, Mapping, Sequence
+from collections.abc import Coroutine, Mapping, Sequence
 from typing import Any
 
 from starlette.types import ASGIApp, Message
+
+from .turn_writes import Shortcut
 
 
 class NotSynchronous(RuntimeError):
@@ -112,10 +114,6 @@ def warm(app: ASGIApp, requests: Sequence[Request], **extra: Any) -> None:
 def _check(method: str, path: str, status: int, expected: int) -> None:
     if status != expected:
         raise WarmUpFailed(f"warm-up {method} {path} answered {status}, not {expected}")
-
-
-Shortcut = Callable[[str, str, Callable[[str], str | None], bytes], Coroutine[Any, Any, Any]]
-"""(method, path, a header by name, body) to a Starlette response, or None: declined."""
 
 
 def warm_shortcut(shortcut: Shortcut, requests: Sequence[Request]) -> None:

@@ -110,10 +110,7 @@ stand-in for the sessions, and no binding."""
 
 warm.warm(HTTP_APP, warm.requests(WARM_UP_TOKEN), env=WARM_UP_ENV)
 warm.warm_shortcut(
-    lambda method, path, header, body: turn_writes.answer(
-        method, path, header, body, lambda: services_of(WARM_UP_ENV)
-    ),
-    warm.requests(WARM_UP_TOKEN),
+    turn_writes.shortcut(lambda: services_of(WARM_UP_ENV)), warm.requests(WARM_UP_TOKEN)
 )
 
 
@@ -130,12 +127,8 @@ class Default(WorkerEntrypoint):
     async def fetch(self, request: Any) -> Any:
         """A turn's write goes straight to its operation where it surely may; every other
         request, and every one it declines, through the app (http/turn_writes.py)."""
-        return await http_bridge.fetch(HTTP_APP, request, self.env, self.ctx, self._turn_write)
-
-    def _turn_write(
-        self, method: str, path: str, header: Callable[[str], str | None], body: bytes
-    ) -> Awaitable[Any]:
-        return turn_writes.answer(method, path, header, body, lambda: services_of(self.env))
+        writes = turn_writes.shortcut(lambda: services_of(self.env))
+        return await http_bridge.fetch(HTTP_APP, request, self.env, self.ctx, writes)
 
     async def scheduled(self, controller: Any, *_: Any) -> None:
         """The cron (wrangler.toml `[triggers]`): D1's retention sweep over every database

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
@@ -27,15 +27,11 @@ from js import JSON, URL, Object, Response, TransformStream
 from pyodide.ffi import create_proxy
 
 from ..adapters.rpc import wait_until
+from ..http.turn_writes import Shortcut
 
 ASGI_VERSION = {"spec_version": "2.0", "version": "3.0"}
 NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
 """Statuses whose response must have no body (the Fetch spec)."""
-
-
-Shortcut = Callable[[str, str, Callable[[str], str | None], bytes], Awaitable[Any]]
-"""Asked before the app: (method, path, a header by name, body) to a Starlette `Response`, or
-None for the app to answer (http/turn_writes.py `answer`)."""
 
 
 def _scope(request: Any, url: Any, path: str, env: Any) -> dict[str, Any]:
