@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 from bench.runtime.coldstart import FIRST
 from bench.runtime.plan import FULL
+from bench.runtime.profile import parse, summary
 from bench.runtime.sampling import p95
 from bench.runtime.targets import check
 
@@ -202,3 +203,19 @@ def test_the_scale_smoke_run_in_workerd_measures_every_configuration(tmp_path: P
     assert set(figures["model"]) == {"0", "250"}
     assert "| 1,000,000 |" in output
     assert "Next limits" in output
+
+
+def test_the_first_request_profile_sorts_each_sample_by_its_stack() -> None:
+    text = (
+        " 4201     100000 \n\t 5f1 v8::internal::Runtime_WasmCompileLazy\n\t 0 [unknown]\n\n"
+        " 4209     200000 \n\t 6a2 v8::internal::wasm::ExecuteTurboshaftWasmCompilation\n\n"
+        " 4201     300000 \n\t 16d __memmove_avx512_unaligned_erms\n\n"
+        " 4201     400000 \n\t 7b3 sqlite3_step\n\t 7b4 v8::internal::Heap::Scavenge\n"
+    )
+    found = summary(parse(text))
+    assert found["main"] == {
+        "Liftoff: WebAssembly compiled on first use": pytest.approx(0.1),
+        "the rest": pytest.approx(0.3),
+        "SQLite": pytest.approx(0.4),  # the first of KINDS on its stack names a sample
+    }
+    assert found["background"] == {"TurboFan: WebAssembly tiered up": pytest.approx(0.2)}

@@ -1,0 +1,137 @@
+"""Where a fresh isolate's first request spends its CPU, read with Linux `perf` from outside.
+
+Inside workerd the clock is frozen during a request and Pyodide's WebAssembly has no function
+names, so neither Python's profilers nor the inspector's (which files most of it under
+"(program)") say where a first request goes. `perf` sees workerd's own symbols, V8's among
+them: this samples the runtime process (procfs.runtime_of) from just before the first request
+until just after its answer, and sorts each sample of the main thread and of V8's background
+threads by what is on its stack: compiling WebAssembly on first use (Liftoff), tiering it up,
+compiling JavaScript on first use, SQLite, the garbage collector, or the rest (the work).
+
+    .venv/bin/python -m bench.runtime.profile [http|http.health|pyfloor|trivial]
+
+Needs `perf` (Debian's linux-perf) and the workerd environment (scripts/workerd/env.py). The
+figures are sampled with call stacks (10 kHz), which slows the request about twofold: compare
+them with each other, not with the bench's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import collections
+import shutil
+import signal
+import subprocess
+import tempfile
+import time
+from pathlib import Path
+
+from .coldstart import FIRST
+from .floor import variables as floor_variables
+from .loopback import Loopback
+from .processes import (
+    ROOT,
+    START_TIMEOUT_S,
+    TOKEN,
+    Wrangler,
+    migrated_d1,
+    python_worker,
+    wrangler_env,
+)
+from .procfs import runtime_of
+
+KINDS = (
+    ("Liftoff: WebAssembly compiled on first use", "Runtime_WasmCompileLazy"),
+    ("TurboFan: WebAssembly tiered up", "ExecuteTurboshaftWasmCompilation"),
+    ("JavaScript compiled on first use", "Runtime_CompileLazy"),
+    ("JavaScript optimised", "Compile"),
+    ("SQLite", "sqlite3"),
+    ("garbage collector", "Heap::"),
+)
+"""(what, a symbol on the stack that shows it), the first that matches naming a sample."""
+
+
+def _worker(kind: str, scratch: Path) -> Wrangler:
+    env = wrangler_env(scratch)
+    if kind in ("trivial", "pyfloor"):
+        variables = floor_variables() if kind == "pyfloor" else None
+        return python_worker(kind, scratch, env, variables)
+    worker = Wrangler(
+        "http", [ROOT / "wrangler.toml"], ROOT, scratch / "http-state", env,
+        {"AGENT_SESSIONS_TOKENS": f"{TOKEN}=default"},
+    )  # fmt: skip
+    shutil.copytree(migrated_d1(env), worker.state)
+    return worker
+
+
+Sample = tuple[int, int, list[str]]
+"""(thread id, period in nanoseconds, the stack's frames, innermost first)."""
+
+
+def _samples(data: Path) -> list[Sample]:
+    script = ["perf", "script", "-i", str(data), "-F", "tid,period,ip,sym"]
+    return parse(subprocess.run(script, capture_output=True, text=True, check=True).stdout)
+
+
+def parse(text: str) -> list[Sample]:
+    """The samples of `perf script -F tid,period,ip,sym`: a line with the thread and the
+    period, then one tab-indented line per frame."""
+    samples: list[Sample] = []
+    for line in text.splitlines():
+        if line.startswith("\t"):
+            samples[-1][2].append(line.strip())
+        elif line.strip():
+            thread, period = line.split()[:2]
+            samples.append((int(thread), int(period), []))
+    return samples
+
+
+def summary(samples: list[Sample]) -> dict[str, collections.Counter[str]]:
+    """Milliseconds by what the stack shows, for the main thread (the lowest id: workerd's own,
+    which runs the isolate) and for the background threads together."""
+    main = min(thread for thread, _, _ in samples)
+    found: dict[str, collections.Counter[str]] = {"main": collections.Counter()}
+    found["background"] = collections.Counter()
+    for thread, period, stack in samples:
+        what = next((w for w, sign in KINDS if any(sign in s for s in stack)), "the rest")
+        found["main" if thread == main else "background"][what] += period / 1e6
+    return found
+
+
+def profile(kind: str) -> dict[str, collections.Counter[str]]:
+    scratch = Path(tempfile.mkdtemp(prefix="first-request-profile-"))
+    worker = _worker(kind, scratch)
+    worker.start()
+    try:
+        worker.wait_ready(time.monotonic() + START_TIMEOUT_S)
+        data = scratch / "perf.data"
+        record = ["perf", "record", "-F", "10000", "-g", "-o", str(data)]
+        record += ["-p", str(runtime_of(worker.process.pid))]
+        recording = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(0.5)  # perf is attached
+        client = Loopback(worker.base, {"authorization": f"Bearer {TOKEN}"})
+        FIRST[kind].request(client)
+        client.close()
+        time.sleep(0.1)
+        recording.send_signal(signal.SIGINT)
+        recording.wait()
+        return summary(_samples(data))
+    finally:
+        worker.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    kinds = sorted(set(FIRST) - {"http.resume"})  # a resume needs a session made before
+    parser.add_argument("kind", nargs="?", default="http", choices=kinds)
+    kind = parser.parse_args().kind
+    if shutil.which("perf") is None:
+        parser.exit(2, "bench.runtime.profile needs perf (Debian: apt-get install linux-perf)\n")
+    for thread, spent in profile(kind).items():
+        print(f"{thread}: {sum(spent.values()):.1f} ms")
+        for what, ms in spent.most_common():
+            print(f"  {ms:7.1f}  {what}")
+
+
+if __name__ == "__main__":
+    main()
