@@ -26,18 +26,9 @@ import tempfile
 import time
 from pathlib import Path
 
-from .coldstart import FIRST
-from .floor import variables as floor_variables
+from .coldstart import FIRST, worker_of
 from .loopback import Loopback
-from .processes import (
-    ROOT,
-    START_TIMEOUT_S,
-    TOKEN,
-    Wrangler,
-    migrated_d1,
-    python_worker,
-    wrangler_env,
-)
+from .processes import START_TIMEOUT_S, TOKEN, Fleet, migrated_d1
 from .procfs import runtime_of
 
 KINDS = (
@@ -49,19 +40,6 @@ KINDS = (
     ("garbage collector", "Heap::"),
 )
 """(what, a symbol on the stack that shows it), the first that matches naming a sample."""
-
-
-def _worker(kind: str, scratch: Path) -> Wrangler:
-    env = wrangler_env(scratch)
-    if kind in ("trivial", "pyfloor"):
-        variables = floor_variables() if kind == "pyfloor" else None
-        return python_worker(kind, scratch, env, variables)
-    worker = Wrangler(
-        "http", [ROOT / "wrangler.toml"], ROOT, scratch / "http-state", env,
-        {"AGENT_SESSIONS_TOKENS": f"{TOKEN}=default"},
-    )  # fmt: skip
-    shutil.copytree(migrated_d1(env), worker.state)
-    return worker
 
 
 Sample = tuple[int, int, list[str]]
@@ -99,25 +77,34 @@ def summary(samples: list[Sample]) -> dict[str, collections.Counter[str]]:
 
 
 def profile(kind: str) -> dict[str, collections.Counter[str]]:
-    scratch = Path(tempfile.mkdtemp(prefix="first-request-profile-"))
-    worker = _worker(kind, scratch)
-    worker.start()
-    try:
-        worker.wait_ready(time.monotonic() + START_TIMEOUT_S)
-        data = scratch / "perf.data"
-        record = ["perf", "record", "-F", "10000", "-g", "-o", str(data)]
-        record += ["-p", str(runtime_of(worker.process.pid))]
-        recording = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(0.5)  # perf is attached
-        client = Loopback(worker.base, {"authorization": f"Bearer {TOKEN}"})
-        FIRST[kind].request(client)
-        client.close()
-        time.sleep(0.1)
-        recording.send_signal(signal.SIGINT)
-        recording.wait()
-        return summary(_samples(data))
-    finally:
-        worker.stop()
+    with tempfile.TemporaryDirectory(prefix="first-request-profile-") as folder:
+        scratch = Path(folder)
+        fleet = Fleet(scratch)  # the bench's own systems; only this one is started
+        worker = fleet.wranglers[worker_of(kind)]
+        if worker is fleet.http:
+            shutil.copytree(migrated_d1(fleet.env), worker.state)
+        worker.start()
+        try:
+            worker.wait_ready(time.monotonic() + START_TIMEOUT_S)
+            return summary(_samples(_record(worker.process.pid, kind, worker.base, scratch)))
+        finally:
+            worker.stop()
+
+
+def _record(wrangler_pid: int, kind: str, base: str, scratch: Path) -> Path:
+    """perf's samples of the runtime process around the first request of `kind`."""
+    data = scratch / "perf.data"
+    record = ["perf", "record", "-F", "10000", "-g", "-o", str(data)]
+    record += ["-p", str(runtime_of(wrangler_pid))]
+    recording = subprocess.Popen(record, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    time.sleep(0.5)  # perf is attached
+    client = Loopback(base, {"authorization": f"Bearer {TOKEN}"})
+    FIRST[kind].request(client)
+    client.close()
+    time.sleep(0.1)
+    recording.send_signal(signal.SIGINT)
+    recording.wait()
+    return data
 
 
 def main() -> None:
