@@ -39,9 +39,9 @@ from ..conftest import ROOT
 sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
 import env as workerd_env
 from shard_config import with_shards
-from wrangler_dev import WRANGLER, StartFailed, Wrangler
+from wrangler_dev import WRANGLER, StartFailed, Wrangler, free_port
 
-__all__ = ["StartFailed", "Wrangler", "workerd_env"]
+__all__ = ["StartFailed", "Wrangler", "free_port", "workerd_env"]
 
 HERE = Path(__file__).resolve().parent
 EXAMPLE = ROOT / "examples" / "python-rpc-worker"

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import base64
 import gzip
+import http.client
 import json
 from typing import Any
 
@@ -14,7 +15,7 @@ import pytest
 
 from agent_sessions.engine.limits import MAX_ENTRIES_PER_APPEND, MAX_IMPORT_BYTES, MAX_JSON_DEPTH
 
-from .stack import Stack
+from .stack import TOKEN, Stack
 
 
 def nested(depth: int) -> str:
@@ -121,3 +122,27 @@ def test_oversized_requests_are_413_with_a_short_answer(target: Stack) -> None:
     )
     refused(answer, 413, "too_large")
     assert state(target) == before
+
+
+def untyped(stack: Stack, path: str, body: Any) -> tuple[int, Any]:
+    """A POST whose body has no content type at all, as `fetch` sends bytes (urllib would
+    add one of its own)."""
+    connection = http.client.HTTPConnection("127.0.0.1", stack.sessions.port, timeout=60)
+    try:
+        headers = {"authorization": f"Bearer {TOKEN}"}
+        connection.request("POST", path, json.dumps(body).encode(), headers)
+        answer = connection.getresponse()
+        return answer.status, json.loads(answer.read())
+    finally:
+        connection.close()
+
+
+def test_a_write_without_a_content_type_is_422(target: Stack) -> None:
+    """The header's absence reaches the gateway as JavaScript null (no Python None), and a
+    write is refused as the app refuses it, not failed."""
+    before = state(target)
+    refused(untyped(target, "/v1/sessions", {"id": "s-untyped"}), 422, "invalid")
+    entries = {"entries": [{"type": "message"}]}
+    refused(untyped(target, "/v1/sessions/s-bad/entries", entries), 422, "invalid")
+    assert state(target) == before
+    assert target.http("GET", "/v1/sessions/s-untyped")[0] == 404

@@ -8,13 +8,16 @@ import ast
 import os
 import re
 import shutil
+import signal
+import subprocess
 import time
+import urllib.request
 from pathlib import Path
 
 import pytest
 
 from ..conftest import ROOT
-from .stack import Stack, StartFailed, Wrangler, workerd_env
+from .stack import Stack, StartFailed, Wrangler, free_port, request, workerd_env
 
 SOURCE = ROOT / "src"
 
@@ -104,3 +107,42 @@ def test_the_tier_catches_a_worker_broken_at_import(tmp_path: Path, breakage: st
         broken.stop()
     assert "failed to start" in str(failed.value), str(failed.value)[-3000:]
     assert re.search(reason, broken.log()), broken.log()[-3000:]
+
+
+def test_scripts_dev_serves_where_it_is_told(tmp_path: Path) -> None:
+    """The README's command for the Worker in real workerd, on a port of the caller's (its
+    own default, given twice, would make wrangler refuse to start), with the token it prints."""
+    port, token = free_port(), "dev-script-token-0123456789"
+    env = {
+        **os.environ,
+        "AGENT_SESSIONS_DEV_STATE": str(tmp_path),
+        "AGENT_SESSIONS_DEV_TOKEN": token,
+    }
+    log = tmp_path / "dev.log"
+    with log.open("wb") as out:
+        dev = subprocess.Popen(
+            [str(ROOT / "scripts" / "dev"), "--port", str(port)],
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 180
+        while True:
+            try:
+                with urllib.request.urlopen(base + "/healthz", timeout=5) as health:
+                    assert health.status == 200
+                    break
+            except OSError:
+                assert dev.poll() is None, log.read_text()[-3000:]
+                assert time.monotonic() < deadline, log.read_text()[-3000:]
+                time.sleep(0.5)
+        auth = {"authorization": f"Bearer {token}"}
+        status, _, body = request(base, "POST", "/v1/sessions", {"id": "dev"}, auth)
+        assert status == 201, body
+    finally:
+        os.killpg(dev.pid, signal.SIGTERM)
+        dev.wait(timeout=30)
+    assert f"token for this Worker: {token}" in log.read_text()

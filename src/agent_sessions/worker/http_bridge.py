@@ -18,13 +18,13 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 from urllib.parse import unquote
 
 from js import JSON, URL, Object, Response, TransformStream
-from pyodide.ffi import create_proxy
+from pyodide.ffi import create_proxy, jsnull
 
 from ..adapters.rpc import wait_until
 from ..http.turn_writes import Shortcut
@@ -32,6 +32,21 @@ from ..http.turn_writes import Shortcut
 ASGI_VERSION = {"spec_version": "2.0", "version": "3.0"}
 NULL_BODY_STATUSES = frozenset({101, 103, 204, 205, 304})
 """Statuses whose response must have no body (the Fetch spec)."""
+
+
+def _null(value: Any) -> bool:
+    """Whether a JavaScript value is null: it arrives as Pyodide's `jsnull`, not None."""
+    return value is None or value is jsnull
+
+
+def _header(headers: Any) -> Callable[[str], str | None]:
+    """A request header by its name, None where it is absent (`Headers.get` answers null)."""
+
+    def get(name: str) -> str | None:
+        value = headers.get(name)
+        return None if _null(value) else value
+
+    return get
 
 
 def _scope(request: Any, url: Any, path: str, env: Any) -> dict[str, Any]:
@@ -130,11 +145,12 @@ async def fetch(
     """`app`'s answer to `request` (the SDK's `Request`), `env` in the scope as the SDK puts
     it (`request.scope["env"]`); `shortcut`'s, where it gives one."""
     js_request = request.js_object
-    body = b"" if js_request.body is None else (await js_request.arrayBuffer()).to_bytes()
+    has_body = not _null(js_request.body)  # a GET's is null: no promise to wait for
+    body = (await js_request.arrayBuffer()).to_bytes() if has_body else b""
     url = URL.new(js_request.url)
     path = unquote(url.pathname)
     if shortcut is not None:
-        answered = await shortcut(js_request.method, path, js_request.headers.get, body)
+        answered = await shortcut(js_request.method, path, _header(js_request.headers), body)
         if answered is not None:
             headers = [(k.decode(), v.decode()) for k, v in answered.raw_headers]
             return _response(answered.status_code, headers, answered.body)
