@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from bench.runtime.coldstart import FIRST
 from bench.runtime.plan import FULL
-from bench.runtime.profile import parse, summary
+from bench.runtime.profile import compiled, parse, summary
 from bench.runtime.sampling import p95
 from bench.runtime.targets import check
 
@@ -219,3 +219,28 @@ def test_the_first_request_profile_sorts_each_sample_by_its_stack() -> None:
         "SQLite": pytest.approx(0.4),  # the first of KINDS on its stack names a sample
     }
     assert found["background"] == {"TurboFan: WebAssembly tiered up": pytest.approx(0.2)}
+
+
+def test_the_first_request_profile_lists_what_v8_compiled_meanwhile() -> None:
+    """From V8's perf map: a function compiled at the start and again (same index and size),
+    one whose index another module's function had (another size), a tier-up, JavaScript."""
+    before = [
+        "7f00 1a0 JS:wasm-function[12]-12-liftoff",
+        "7f10 40 JS:wasm-function[30]-30-liftoff",
+        "7f20 20 JS:~started pyodide:main:1:1",
+    ]
+    during = [
+        "8f00 1a0 JS:wasm-function[12]-12-liftoff",
+        "8f10 80 JS:wasm-function[30]-30-liftoff",
+        "8f20 100 JS:wasm-function[31]-31-liftoff",
+        "8f30 300 JS:wasm-function[12]-12-turbofan",
+        "8f40 20 JS:~fetch entry.worker.js:5421:14",
+        "8f50 10 Builtin:WasmCompileLazy",
+        "8f60 30 JS:*optimised entry.worker.js:1:1",
+    ]
+    assert compiled(before, during) == {
+        "WebAssembly, compiled before the request already, and again (liftoff)": (1, 0x1A0),
+        "WebAssembly, first compiled (liftoff)": (2, 0x80 + 0x100),
+        "WebAssembly, tiered up (turbofan)": (1, 0x300),
+        "JavaScript, first use": (1, 0x20),
+    }

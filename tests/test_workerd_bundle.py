@@ -94,3 +94,29 @@ def test_the_snapshot_setting_becomes_workerds_flags(tmp_path: Path) -> None:
     for bad in ("keep:/tmp/s", "save:", "/tmp/s"):
         with pytest.raises(SystemExit, match="save:<dir> or load:<dir>"):
             launch.snapshot_flags(bad)
+
+
+def test_the_config_gets_the_dev_flag_and_the_v8_flags(monkeypatch: pytest.MonkeyPatch) -> None:
+    """launch.py's rewrite of miniflare's config: the development flag on every Python Worker
+    (none on a JavaScript one), and WORKERD_V8_FLAGS after the V8 flags the config has."""
+    monkeypatch.setenv("WORKERD_BINARY", str(bundle.workerd_binary()[0]))
+    schema = launch.workerd_schema()
+    config = schema.Config.new_message()
+    config.v8Flags = ["--given"]
+    services = config.init("services", 2)
+    kinds = [("py", "pythonModule"), ("js", "esModule")]
+    for service, (name, kind) in zip(services, kinds, strict=True):
+        service.name = name
+        worker = service.init("worker")
+        worker.compatibilityFlags = ["python_workers"] if kind == "pythonModule" else []
+        module = worker.init("modules", 1)[0]
+        module.name = "entry"
+        setattr(module, kind, "")
+    written = config.to_bytes()
+    changed = launch.with_dev_flag(written, ["--perf-basic-prof"])
+    with schema.Config.from_bytes(changed) as read:
+        flags = {s.name: list(s.worker.compatibilityFlags) for s in read.services}
+        assert flags == {"py": ["python_workers", launch.DEV_FLAG], "js": []}
+        assert list(read.v8Flags) == ["--given", "--perf-basic-prof"]
+    with schema.Config.from_bytes(launch.with_dev_flag(written)) as read:
+        assert list(read.v8Flags) == ["--given"]

@@ -35,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[2]
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(ROOT / "scripts" / "workerd"))
 import env as workerd_env  # noqa: E402 - scripts/workerd is not a package
-from launch import SNAPSHOT, SNAPSHOT_FILE  # noqa: E402
+from launch import SNAPSHOT, SNAPSHOT_FILE, V8_FLAGS  # noqa: E402
 from wrangler_dev import WRANGLER, StartFailed, Wrangler, free_port  # noqa: E402
 
 TOKEN = "runtime-bench-token-0123456789"
@@ -64,6 +64,14 @@ def snapshot(wrangler: Wrangler, setting: str) -> Iterator[None]:
         yield
     finally:
         wrangler.env = before
+
+
+def perf_names(wrangler: Wrangler) -> None:
+    """The process started next has V8 write, for `perf`, the name of all code it compiles,
+    to /tmp/perf-<pid>.map (launch.py's V8 flags)."""
+    # V8's own log, which the flag switches on too, goes nowhere rather than into the cwd.
+    flags = "--perf-basic-prof --logfile=/dev/null --no-logfile-per-isolate"
+    wrangler.env = {**wrangler.env, V8_FLAGS: flags}
 
 
 def snapshot_file(folder: Path) -> Path:

@@ -16,6 +16,9 @@ scripts/workerd/workerd execs, changes two things and then becomes workerd itsel
   makes and a cold start restores: `save:<dir>` runs the top level and writes
   `<dir>/snapshot.bin`; `load:<dir>` starts from that file instead of importing, as a Worker
   starts in production (bench/runtime/coldstart.py measures the first request both ways).
+- with `WORKERD_V8_FLAGS` set (space-separated), it hands those flags to V8, for looking
+  inside the runtime: `--perf-basic-prof` makes V8 write what it compiles, named, to
+  /tmp/perf-<pid>.map (bench/runtime/profile.py reads it). Nothing else sets it.
 
 The config goes to workerd as `/dev/fd/N` of an unlinked temporary file in place of stdin
 (it holds the Workers' modules, megabytes, too much for a pipe nobody drains); everything else
@@ -32,6 +35,7 @@ from pathlib import Path
 DEV_FLAG = "python_workers_development"
 SNAPSHOT = "WORKERD_PYTHON_SNAPSHOT"
 SNAPSHOT_FILE = "snapshot.bin"
+V8_FLAGS = "WORKERD_V8_FLAGS"
 
 
 def snapshot_flags(setting: str | None) -> list[str]:
@@ -63,11 +67,17 @@ def workerd_schema() -> object:
     sys.exit(f"launch.py: no workerd/workerd.capnp above {binary}")
 
 
-def with_dev_flag(config: bytes) -> bytes:
-    """The config with every Python Worker given the development flag."""
+def with_dev_flag(config: bytes, v8_flags: list[str] | None = None) -> bytes:
+    """The config with every Python Worker given the development flag, and V8 `v8_flags`
+    after those it has."""
     schema = workerd_schema()
     with schema.Config.from_bytes(config, traversal_limit_in_words=2**62) as read:
         message = read.as_builder()
+    if v8_flags:
+        given = [*message.v8Flags, *v8_flags]
+        listed = message.init("v8Flags", len(given))
+        for index, flag in enumerate(given):
+            listed[index] = flag
     for service in message.services:
         if service.which() != "worker":
             continue
@@ -92,7 +102,8 @@ def main(argv: list[str]) -> None:
         args[1:1] = snapshot_flags(os.environ.get(SNAPSHOT))
         if "--binary" in args and "-" in args:
             kept = tempfile.TemporaryFile(prefix="workerd-config-")  # noqa: SIM115 - outlives us
-            kept.write(with_dev_flag(sys.stdin.buffer.read()))
+            v8_flags = os.environ.get(V8_FLAGS, "").split()
+            kept.write(with_dev_flag(sys.stdin.buffer.read(), v8_flags))
             kept.flush()
             os.set_inheritable(kept.fileno(), True)
             args[args.index("-")] = f"/dev/fd/{kept.fileno()}"
