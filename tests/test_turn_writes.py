@@ -16,16 +16,22 @@ from typing import Any, NamedTuple
 
 import pytest
 from fastapi.testclient import TestClient
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from agent_sessions.engine.errors import Misconfigured
+from agent_sessions.engine.batches import prepare_batch, session_columns
+from agent_sessions.engine.errors import Misconfigured, SessionError
 from agent_sessions.engine.limits import BODY_DEPTH, MAX_ENTRIES_PER_APPEND, MAX_TEXT_FIELD
+from agent_sessions.engine.rules import ENTRY_TYPES
 from agent_sessions.http import turn_writes
 from agent_sessions.http.app import create_app
 from agent_sessions.http.body import MAX_REQUEST_BYTES
+from agent_sessions.http.routes import append_args, create_call
 from agent_sessions.local.store import LocalStore
 from agent_sessions.service.auth import TokenTable
 from agent_sessions.service.services import Services
 from agent_sessions.service.sessions import Sessions
+from agent_sessions.wire import AppendRequest, EntryIn, SessionCreate
 
 WRITER = "writer-token-0123456789"
 READER = "reader-token-0123456789"
@@ -84,12 +90,12 @@ CASES = [
     ),
     Case("append to no session: 404", "/v1/sessions/zz/entries", _turn("e4"), _as(), 404, True),
     Case(
-        "append fenced, no claim: 409",
+        "append fenced, no claim: 409, the app's",
         APPEND,
         _turn("e5", writer={"writer_id": "w", "epoch": 1, "seq": 0}),
         _as(),
         409,
-        True,
+        False,
     ),
     Case("no token", CREATE, _json({"id": "c"}), _as(None), 401, False),
     Case("no token, bad body: 401 first", CREATE, _json({"id": 1}), _as(None), 401, False),
@@ -159,6 +165,25 @@ CASES = [
         "a session id out of pattern", "/v1/sessions/bad!id/entries", _turn("e7"), _as(), 422, False
     ),
     Case("a slash at the end", CREATE + "/", _json({"id": "e"}), _as(), 307, False),
+    Case("an empty id", CREATE, _json({"id": ""}), _as(), 422, False),
+    Case("metadata null", CREATE, _json({"id": "c", "metadata": None}), _as(), 422, False),
+    Case("a title null: the app's", CREATE, _json({"id": "f", "title": None}), _as(), 201, False),
+    Case(
+        "tokens null",
+        APPEND,
+        _json({"entries": [{"type": "message", "input_tokens": None}]}),
+        _as(),
+        422,
+        False,
+    ),
+    Case(
+        "a version as 1.0: the app's 409",
+        APPEND,
+        _turn("e8", expected_version=1.0),
+        _as(),
+        409,
+        False,
+    ),
 ]
 
 
@@ -281,3 +306,93 @@ def test_a_create_without_an_id_gets_a_new_one(apps: tuple[TestClient, TestClien
     made = [shortcut.post(CREATE, content=b"{}", headers=_as()) for _ in range(2)]
     assert [m.status_code for m in made] == [201, 201]
     assert made[0].json()["id"] != made[1].json()["id"]
+
+
+def _mostly(usual: st.SearchStrategy[Any], rare: st.SearchStrategy[Any]) -> Any:
+    """`usual` five times in six, `rare` else (a one_of would draw them about evenly)."""
+    return st.integers(0, 5).flatmap(lambda drawn: rare if drawn == 5 else usual)
+
+
+TEXTS = _mostly(
+    st.sampled_from(["a", "s-1", "7"]),
+    st.sampled_from(["", "bad id!", "x" * (MAX_TEXT_FIELD + 1), "\ud800"]),
+)
+SCALARS = st.one_of(st.none(), st.booleans(), st.integers(-2, 2**53 + 1), st.floats(), TEXTS)
+VALUES = st.recursive(
+    SCALARS,
+    lambda inner: st.lists(inner, max_size=2) | st.dictionaries(TEXTS, inner, max_size=2),
+    max_leaves=4,
+)
+"""What JSON parses into."""
+COUNTS = _mostly(st.integers(0, 3), st.sampled_from([-1, 1.0, 2**52, 2**52 + 1]))
+LIKELY = {
+    "type": st.sampled_from(sorted(ENTRY_TYPES)),
+    "metadata": st.dictionaries(TEXTS, VALUES, max_size=2),
+    **dict.fromkeys(("id", "parent_id"), st.sampled_from(["s-1", "e-2", "e-3"])),
+    **dict.fromkeys(("input_tokens", "output_tokens", "expires_at", "expected_version"), COUNTS),
+}
+"""Per field, values near its rules (texts otherwise), so that the checks take some bodies."""
+
+
+def _object(fields: set[str], required: frozenset[str] = frozenset()) -> Any:
+    """An object of some of `fields` (all of `required`), each mostly near its rules; now
+    and then with a field nobody has."""
+    values = {f: _mostly(LIKELY.get(f, TEXTS), VALUES) for f in fields}
+    made = st.fixed_dictionaries(
+        {f: values[f] for f in required}, optional={f: values[f] for f in fields - required}
+    )
+    return _mostly(made, made.map(lambda body: {**body, "colour": 1}))
+
+
+ENTRY = _object(set(EntryIn.model_fields), frozenset({"type"}))
+APPEND = st.fixed_dictionaries(
+    {"entries": _mostly(st.lists(ENTRY, min_size=1, max_size=3), VALUES)},
+    optional={"expected_version": LIKELY["expected_version"]},
+)
+APPENDS = _mostly(APPEND, APPEND.map(lambda body: {**body, "writer": {"writer_id": "w"}}))
+NO_CHECK = settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _taken(check: Any, *args: Any) -> Any:
+    try:
+        return check(*args)
+    except SessionError:
+        return None
+
+
+@NO_CHECK
+@given(_object(set(SessionCreate.model_fields)))
+def test_a_create_taken_here_is_one_the_models_take_the_same(body: dict[str, Any]) -> None:
+    made = _taken(turn_writes.create_args, body, "t1")
+    if made is not None:
+        key, fields = create_call(SessionCreate.model_validate(body), "t1")  # raises if not
+        assert session_columns(made[1]) == session_columns(fields)
+        assert "id" not in body or made[0] == key
+
+
+def _rows(entries: list[dict[str, Any]], given_ids: list[bool]) -> list[dict[str, Any]]:
+    """The rows the engine would write, without the ids it generates (they differ)."""
+    rows = prepare_batch(entries)
+    return [row if kept else {**row, "id": None} for row, kept in zip(rows, given_ids, strict=True)]
+
+
+@NO_CHECK
+@given(APPENDS)
+def test_an_append_taken_here_is_one_the_models_take_the_same(body: dict[str, Any]) -> None:
+    args = _taken(turn_writes.append_args, body)
+    if args is not None:
+        entries, version, writer = append_args(AppendRequest.model_validate(body))
+        given_ids = ["id" in entry for entry in body["entries"]]
+        assert _rows(args[0], given_ids) == _rows(entries, given_ids)
+        assert (args[1], args[2]) == (version, writer)
+
+
+def test_the_generated_bodies_reach_both_sides() -> None:
+    """The properties above are not vacuous: bodies of each kind the checks take exist among
+    the shapes generated, and so do ones they decline that the models take."""
+    taken = {"id": "s-1", "title": "a", "metadata": {"a": 1}, "data": [1], "expires_at": 7}
+    assert turn_writes.create_args(taken, "t1") is not None
+    assert turn_writes.append_args({"entries": [{"type": "message", "content": "a"}]})
+    declined = {"id": "s-1", "title": None}
+    assert turn_writes.create_args(declined, "t1") is None
+    SessionCreate.model_validate(declined)

@@ -66,11 +66,11 @@ def snapshot(wrangler: Wrangler, setting: str) -> Iterator[None]:
         wrangler.env = before
 
 
-def perf_names(wrangler: Wrangler) -> None:
+def perf_names(wrangler: Wrangler, log: Path) -> None:
     """The process started next has V8 write, for `perf`, the name of all code it compiles,
-    to /tmp/perf-<pid>.map (launch.py's V8 flags)."""
-    # V8's own log, which the flag switches on too, goes nowhere rather than into the cwd.
-    flags = "--perf-basic-prof --logfile=/dev/null --no-logfile-per-isolate"
+    to /tmp/perf-<pid>.map (launch.py's V8 flags). V8's own log, which the flag switches on
+    too, goes to `log`, one file for all isolates, rather than a file per isolate in the cwd."""
+    flags = f"--perf-basic-prof --logfile={log} --no-logfile-per-isolate"
     wrangler.env = {**wrangler.env, V8_FLAGS: flags}
 
 

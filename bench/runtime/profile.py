@@ -129,7 +129,7 @@ def profile(kind: str) -> Profile:
         scratch = Path(folder)
         fleet = Fleet(scratch)  # the bench's own systems; only this one is started
         worker = fleet.wranglers[worker_of(kind)]
-        perf_names(worker)
+        perf_names(worker, scratch / "v8.log")
         if worker is fleet.http:
             shutil.copytree(migrated_d1(fleet.env), worker.state)
         worker.start()

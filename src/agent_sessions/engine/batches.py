@@ -3,7 +3,8 @@ a batch of entries, a session's fields, and what a batch's compactions imply."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+import itertools
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from .errors import InvalidInput, TooLarge
@@ -32,11 +33,13 @@ def prepare_batch(
     entries: Sequence[Mapping[str, Any]],
     limit: int | None = MAX_ENTRIES_PER_APPEND,
     extra: frozenset[str] | set[str] = frozenset(),
+    new_ids: Callable[[], str] = new_id,
 ) -> list[dict[str, Any]]:
     """Validate and encode a batch of entries.
 
     `limit` caps the entries of one append (None for an import, bounded by the body size);
-    `extra` admits more fields (an import keeps `created_at`). A row holds at most
+    `extra` admits more fields (an import keeps `created_at`); `new_ids` gives the id of an
+    entry that has none (`placeholder_ids` where only the checks matter). A row holds at most
     INLINE_ENTRY_BYTES of an entry: a larger one arrives split (a `LargeEntry`, whose object
     the host has put: engine/large.py), and counts towards the batch's bytes whole.
     """
@@ -58,7 +61,7 @@ def prepare_batch(
             raise InvalidInput(
                 f"{where}.type must be one of {sorted(ENTRY_TYPES)}", {"field": f"{where}.type"}
             )
-        entry_id = new_id() if raw.get("id") is None else check_id(raw["id"], f"{where}.id")
+        entry_id = new_ids() if raw.get("id") is None else check_id(raw["id"], f"{where}.id")
         if entry_id in ids:
             raise InvalidInput(f"{where}.id repeats an id of this batch", {"id": entry_id})
         ids.add(entry_id)
@@ -90,6 +93,13 @@ def prepare_batch(
             {"limit": MAX_APPEND_BYTES},
         )
     return batch
+
+
+def placeholder_ids() -> Callable[[], str]:
+    """Ids for checking a batch without drawing random ones (which workerd refuses at import,
+    where the gateway's warm-up checks one): ':0', ':1', ..., unlike any id an entry may have
+    (':' is not allowed), so they never meet a given one."""
+    return map(":{}".format, itertools.count()).__next__
 
 
 def session_columns(fields: Mapping[str, Any]) -> dict[str, Any]:

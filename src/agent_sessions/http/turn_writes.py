@@ -3,13 +3,22 @@
 Every turn of an agent makes them, and in workerd the path through the ASGI bridge, Starlette
 and FastAPI's routing, dependencies and body handling costs more than the write's own work,
 most of all in a fresh isolate. Here a request that is surely one of them, with a body that
-surely passes, goes straight to its operation: the same authentication, the same models
-validating the same parsed JSON, the same arguments (routes.py's `create_call` and
-`append_args`, which its routes use) and the same answer, the Durable Object's text.
+surely passes, goes straight to its operation, with the same authentication and the same
+answer, the Durable Object's text.
+
+The body is checked once, by the engine's own checks of the operation's arguments (those the
+Durable Object runs), not by the models as well: in a fresh isolate, pydantic-core's code
+compiled for its first use was a third of what a first create compiled (bench.runtime.profile).
+That is sure only where the two agree, which tests/test_turn_writes.py holds over generated
+bodies: whatever passes here passes the models too, and reaches the engine as the app's
+arguments would in effect. So a body with a field given as null (the engine takes a null
+`metadata` as {} and null tokens as 0, where the models refuse them) and an append fenced to a
+writer (its retry is known by a digest of the entries as sent, which the app sends as its
+models dump them) take the app's path.
 
 Anything less than sure is declined (`answer` gives None) before anything is written, and the
 app answers it as it answers every request: a token missing or read-only, a body that is not
-JSON, too large or too deep, one the models refuse, a path or method of any other route. So
+JSON, too large or too deep, one the checks refuse, a path or method of any other route. So
 every refusal keeps the app's status, body and order (401 before 422). Engine errors, which
 the app renders from the same exception with the same function, are answered here.
 
@@ -25,21 +34,21 @@ from collections.abc import Callable, Coroutine
 from functools import partial
 from typing import Any
 
-from pydantic import ValidationError
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ..engine import SessionError, SessionKey
+from ..engine.batches import placeholder_ids, prepare_batch, session_columns
 from ..engine.depth import text_too_deep
 from ..engine.limits import BODY_DEPTH
-from ..engine.values import ID_PATTERN
+from ..engine.rules import SESSION_FIELDS, only
+from ..engine.values import ID_PATTERN, check_optional_int, new_id
 from ..service.auth import authenticate
 from ..service.services import Services
-from ..wire import AppendRequest, SessionCreate
 from .body import MAX_REQUEST_BYTES, replay
 from .errors import error_response, internal_error
-from .routes import JsonText, append_args, create_call
+from .routes import JsonText
 
 CREATE_PATH = "/v1/sessions"
 APPEND_PATH = re.compile(r"/v1/sessions/([^/]+)/entries")
@@ -67,6 +76,38 @@ def _json_media(content_type: str | None) -> bool:
     )
 
 
+APPEND_FIELDS = frozenset({"entries", "expected_version"})
+"""An append's fields taken here (a `writer` goes to the app: the module docstring)."""
+
+
+def _given(value: Any) -> bool:
+    """An object none of whose fields is null."""
+    return isinstance(value, dict) and None not in value.values()
+
+
+def create_args(parsed: Any, tenant: str) -> tuple[SessionKey, dict[str, Any]] | None:
+    """A create's key and fields, where they surely pass (else None, or the engine's error)."""
+    if not _given(parsed):
+        return None
+    fields = dict(parsed)
+    session_id = fields.pop("id") if "id" in fields else new_id()
+    only(fields, SESSION_FIELDS, "session")
+    session_columns(fields)
+    return SessionKey(tenant, session_id), fields
+
+
+def append_args(parsed: Any) -> tuple[Any, ...] | None:
+    """An append's arguments, where they surely pass (else None, or the engine's error)."""
+    if not _given(parsed):
+        return None
+    only(parsed, APPEND_FIELDS, "append")
+    entries = parsed.get("entries")
+    if not isinstance(entries, list) or not all(_given(entry) for entry in entries):
+        return None
+    prepare_batch(entries, new_ids=placeholder_ids())
+    return entries, check_optional_int(parsed.get("expected_version"), "expected_version"), None
+
+
 Call = tuple[Services, str, SessionKey, tuple[Any, ...]]
 """Where an operation goes (the request's services), its name, its key and its arguments."""
 
@@ -92,12 +133,13 @@ def _call(
             return None
         parsed = json.loads(body)
         if session_id:
-            args = append_args(AppendRequest.model_validate(parsed))
-            return given, "append", SessionKey(who.tenant, session_id), args
-        key, fields = create_call(SessionCreate.model_validate(parsed), who.tenant)
-    except (SessionError, ValueError, ValidationError):
+            args = append_args(parsed)
+            key = SessionKey(who.tenant, session_id)
+            return None if args is None else (given, "append", key, args)
+        made = create_args(parsed, who.tenant)
+    except (SessionError, ValueError):
         return None  # ValueError: not JSON, or not UTF-8
-    return given, "create_session", key, (fields,)
+    return None if made is None else (given, "create_session", made[0], (made[1],))
 
 
 async def answer(
