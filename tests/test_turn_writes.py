@@ -396,3 +396,15 @@ def test_the_generated_bodies_reach_both_sides() -> None:
     declined = {"id": "s-1", "title": None}
     assert turn_writes.create_args(declined, "t1") is None
     SessionCreate.model_validate(declined)
+
+
+def test_checking_a_turn_draws_no_randomness(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The gateway's warm-up checks a turn at import, where workerd refuses entropy: entries
+    without an id get placeholders there, not new ids."""
+
+    def refused(_: int) -> int:
+        raise OSError("Randomness is not allowed while a Worker is starting")
+
+    monkeypatch.setattr("agent_sessions.engine.values.secrets.randbits", refused)
+    turn = {"entries": [{"type": "message"}, {"type": "message", "id": "e1"}, {"type": "message"}]}
+    assert turn_writes.append_args(turn) == (turn["entries"], None, None)
