@@ -113,10 +113,10 @@ def test_the_config_gets_the_dev_flag_and_the_v8_flags(monkeypatch: pytest.Monke
         module.name = "entry"
         setattr(module, kind, "")
     written = config.to_bytes()
-    changed = launch.with_dev_flag(written, ["--perf-basic-prof"])
+    changed = launch.with_flags(written, ["--perf-basic-prof"])
     with schema.Config.from_bytes(changed) as read:
         flags = {s.name: list(s.worker.compatibilityFlags) for s in read.services}
         assert flags == {"py": ["python_workers", launch.DEV_FLAG], "js": []}
         assert list(read.v8Flags) == ["--given", "--perf-basic-prof"]
-    with schema.Config.from_bytes(launch.with_dev_flag(written)) as read:
+    with schema.Config.from_bytes(launch.with_flags(written)) as read:
         assert list(read.v8Flags) == ["--given"]

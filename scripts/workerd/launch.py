@@ -2,7 +2,7 @@
 
 miniflare runs `$MINIFLARE_WORKERD_PATH serve --binary ... -` and writes the whole config, a
 Cap'n Proto `Config` (npm workerd's own `workerd.capnp`), to its stdin. This launcher, which
-scripts/workerd/workerd execs, changes two things and then becomes workerd itself:
+scripts/workerd/workerd execs, changes what follows and then becomes workerd itself:
 
 - it gives `serve` and `test` the locally built Pyodide bundle
   (`--pyodide-bundle-disk-cache-dir`, see bundle.py);
@@ -67,7 +67,7 @@ def workerd_schema() -> object:
     sys.exit(f"launch.py: no workerd/workerd.capnp above {binary}")
 
 
-def with_dev_flag(config: bytes, v8_flags: list[str] | None = None) -> bytes:
+def with_flags(config: bytes, v8_flags: list[str] | None = None) -> bytes:
     """The config with every Python Worker given the development flag, and V8 `v8_flags`
     after those it has."""
     schema = workerd_schema()
@@ -103,7 +103,7 @@ def main(argv: list[str]) -> None:
         if "--binary" in args and "-" in args:
             kept = tempfile.TemporaryFile(prefix="workerd-config-")  # noqa: SIM115 - outlives us
             v8_flags = os.environ.get(V8_FLAGS, "").split()
-            kept.write(with_dev_flag(sys.stdin.buffer.read(), v8_flags))
+            kept.write(with_flags(sys.stdin.buffer.read(), v8_flags))
             kept.flush()
             os.set_inheritable(kept.fileno(), True)
             args[args.index("-")] = f"/dev/fd/{kept.fileno()}"

@@ -42,6 +42,7 @@ from ..engine import SessionError, SessionKey
 from ..engine.batches import placeholder_ids, prepare_batch, session_columns
 from ..engine.depth import text_too_deep
 from ..engine.limits import BODY_DEPTH
+from ..engine.operations import OPERATIONS
 from ..engine.rules import SESSION_FIELDS, only
 from ..engine.values import ID_PATTERN, check_optional_int, new_id
 from ..service.auth import authenticate
@@ -76,7 +77,7 @@ def _json_media(content_type: str | None) -> bool:
     )
 
 
-APPEND_FIELDS = frozenset({"entries", "expected_version"})
+APPEND_FIELDS = frozenset(OPERATIONS["append"].params) - {"writer"}
 """An append's fields taken here (a `writer` goes to the app: the module docstring)."""
 
 
@@ -90,10 +91,10 @@ def create_args(parsed: Any, tenant: str) -> tuple[SessionKey, dict[str, Any]] |
     if not _given(parsed):
         return None
     fields = dict(parsed)
-    session_id = fields.pop("id") if "id" in fields else new_id()
+    session_id = fields.pop("id", None)
     only(fields, SESSION_FIELDS, "session")
     session_columns(fields)
-    return SessionKey(tenant, session_id), fields
+    return SessionKey(tenant, new_id() if session_id is None else session_id), fields
 
 
 def append_args(parsed: Any) -> tuple[Any, ...] | None:
